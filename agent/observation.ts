@@ -33,6 +33,8 @@ export interface ClientHelloInfo {
   ech: boolean;
   /** The whole ClientHello was available. */
   complete: boolean;
+  /** Set when the SNI holds bytes that are not host-name characters (NUL, controls, non-ASCII …); serverName then keeps them as Latin-1 text. */
+  serverNameMalformed?: boolean;
 }
 
 export type Observation =
