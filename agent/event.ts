@@ -16,7 +16,8 @@ export interface UmbraEvent {
   };
   source: { ip: string; port: number };
   destination: { ip: string; port: number; domain?: string };
-  network: { transport: 'udp' | 'tcp'; protocol: 'dns' | 'tls' | 'quic' | 'http'; type: 'ipv4' | 'ipv6' };
+  /** protocol is absent for a `connection` (a TCP SYN: nothing on the wire tells the protocol yet). */
+  network: { transport: 'udp' | 'tcp'; protocol?: 'dns' | 'tls' | 'quic' | 'http'; type: 'ipv4' | 'ipv6' };
   dns?: {
     id?: number;
     type: 'query' | 'answer';
