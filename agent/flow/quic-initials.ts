@@ -1,0 +1,463 @@
+// QUIC client Initials → one 'quic-initial' observation per client connection.
+// A ClientHello may span several Initial packets whose CRYPTO frames arrive in
+// any order, overlapping and retransmitted at new offsets (Chromium splits and
+// shuffles; Firefox sends end, start, middle). Frames are gathered per client
+// connection until the stream from offset 0 holds the whole ClientHello; a
+// connection that times out or is flushed with a gap (a firewall that rejects
+// UDP 443 stops Chromium after its first Initial) is reported from the bytes
+// present, complete: false, its name from a ClientHello prefix, from a
+// server_name extension found after the gap, or null (named later from DNS).
+//
+// Which Initials are the client's: Initial keys come from the DCID of the
+// client's first Initial, so a client Initial opens with the client keys of its
+// own DCID (first flight, or after a Retry with the Retry's SCID), or, once the
+// server answered and the client switched to the server's connection ID, with
+// the keys of the connection already known for that 4-tuple. A server's
+// Initials are protected with server keys of a DCID that is not in them: a
+// datagram going the reverse way of a known client 4-tuple is the server's and
+// is not decrypted (`quic.server_initial`); one with no known client side fails
+// to open and is counted `quic.undecryptable`.
+//
+// Limits (named below): connections tracked, CRYPTO bytes per connection and in
+// total, fragments per connection, and the time a ClientHello may take.
+
+import type { L4Packet } from '../packet.js';
+import type { ClientHelloInfo, Endpoints, Observation } from '../observation.js';
+import type { Counters } from '../stats.js';
+import { DecodeError } from '../decode/decode-error.js';
+import { clientInitialKeys, decodeLongHeader, decodeQuicInitial, isKnownQuicVersion, MAX_CID_LENGTH, type InitialKeys, type LongHeader } from '../decode/quic-initial.js';
+import { cryptoFrames } from '../decode/quic-frames.js';
+import { clientHelloInfo, decodeClientHello, findServerNameInFragment, partialClientHelloInfo } from '../decode/tls.js';
+import { ipv4Text, ipv6Text } from '../decode/ip-text.js';
+
+/** Client connections tracked at once; the oldest is reported (partial) and dropped beyond. */
+export const MAX_CONNECTIONS = 4096;
+/** CRYPTO stream bytes kept per connection (a ClientHello is 0.2–2 KB; ECH and PSKs add some). */
+export const MAX_CRYPTO_BYTES = 16384;
+/** CRYPTO bytes kept over all connections; the oldest connection is reported and dropped beyond. */
+export const MAX_TOTAL_CRYPTO_BYTES = 8 * 1024 * 1024;
+/** Disjoint CRYPTO fragments kept per connection. */
+export const MAX_CRYPTO_FRAGMENTS = 64;
+/** Seconds after its first Initial by which a connection's ClientHello must be whole; then it is reported as it is. */
+export const INITIAL_TIMEOUT_SEC = 5;
+/** Seconds a reported connection is remembered (so retransmissions are not reported again), after its last packet. */
+export const DONE_LINGER_SEC = 30;
+
+const TLS_CLIENT_HELLO = 0x01;
+
+interface Fragment {
+  start: number;
+  data: Uint8Array;
+}
+
+interface Conn {
+  version: number;
+  keys: InitialKeys;
+  /** Original DCID (copy). */
+  odcid: Uint8Array;
+  /** SCID of a Retry the server sent this client, if any (copy). */
+  retryScid: Uint8Array | null;
+  mapKeys: string[];
+  flowKey: string;
+  ipVersion: 4 | 6;
+  client: Uint8Array;
+  clientPort: number;
+  server: Uint8Array;
+  serverPort: number;
+  tsSec: number;
+  tsNsec: number;
+  firstSec: number;
+  lastSec: number;
+  fragments: Fragment[];
+  bytes: number;
+  done: boolean;
+}
+
+export class QuicInitialTable {
+  /** Connections by client address/port + DCID (original, and a Retry's). */
+  private readonly byConnKey = new Map<string, Conn>();
+  /** Latest connection by client address/port + server address/port. */
+  private readonly byFlow = new Map<string, Conn>();
+  /** Every live connection, oldest first. */
+  private readonly order = new Set<Conn>();
+  private totalBytes = 0;
+  private readonly scratch = new Uint8Array(2 * 16 + 4 + 1 + MAX_CID_LENGTH);
+
+  constructor(
+    private readonly counters: Counters,
+    private readonly emit: (o: Observation) => void,
+  ) {}
+
+  /** Connections currently tracked (for stats and tests). */
+  get size(): number {
+    return this.order.size;
+  }
+
+  /**
+   * Takes a UDP datagram; true when it was a QUIC long-header datagram of a
+   * version we know (whatever became of it, counted), false to let other
+   * decoders have it. Unknown versions that look like QUIC are counted.
+   */
+  onDatagram(pkt: L4Packet): boolean {
+    if (pkt.transport !== 'udp') return false;
+    const p = pkt.payload;
+    if (p.length < 7 || (p[0]! & 0x80) === 0) return false;
+    const version = ((p[1]! << 24) | (p[2]! << 16) | (p[3]! << 8) | p[4]!) >>> 0;
+    if (!isKnownQuicVersion(version)) {
+      if (plausibleLongHeader(p)) this.counters.inc(version === 0 ? 'quic.version_negotiation' : 'quic.unknown_version');
+      return false;
+    }
+    if ((p[0]! & 0x40) === 0) return false;
+    const nowSec = pkt.tsSec + pkt.tsNsec / 1e9;
+    let off = 0;
+    while (off < p.length) {
+      // A short-header packet, or padding after the last long-header packet, takes the rest.
+      if ((p[off]! & 0x80) === 0) break;
+      let h: { value: LongHeader; bytes: number };
+      try {
+        h = decodeLongHeader(p, off);
+      } catch (e) {
+        this.count(e);
+        break;
+      }
+      if (h.value.version !== version) {
+        this.counters.inc('quic.coalesced_version_mismatch');
+        break;
+      }
+      switch (h.value.type) {
+        case 'initial':
+          this.onInitial(pkt, off, h.value, nowSec);
+          break;
+        case 'retry':
+          this.onRetry(pkt, h.value);
+          break;
+        case '0rtt':
+          this.counters.inc('quic.skipped_0rtt');
+          break;
+        case 'handshake':
+          this.counters.inc('quic.skipped_handshake');
+          break;
+      }
+      off += h.bytes;
+    }
+    return true;
+  }
+
+  /** Reports and drops connections past their deadline (call with capture time, e.g. once a second). */
+  expire(nowSec: number): void {
+    for (const c of this.order) {
+      if (c.done ? c.lastSec + DONE_LINGER_SEC <= nowSec : c.firstSec + INITIAL_TIMEOUT_SEC <= nowSec) {
+        if (!c.done) {
+          this.counters.inc('quic.hello_timeout');
+          this.reportPartial(c);
+        }
+        this.drop(c);
+      }
+    }
+  }
+
+  /** Reports every unfinished connection as it is, and forgets all (end of input). */
+  flush(): void {
+    for (const c of this.order) {
+      if (!c.done) this.reportPartial(c);
+      this.drop(c);
+    }
+  }
+
+  // ---- per packet ----
+
+  private onInitial(pkt: L4Packet, off: number, h: LongHeader, nowSec: number): void {
+    const p = pkt.payload;
+    if (this.byFlow.has(this.flowKey(pkt.dst, pkt.dstPort, pkt.src, pkt.srcPort))) {
+      this.counters.inc('quic.server_initial');
+      return;
+    }
+    const flowKey = this.flowKey(pkt.src, pkt.srcPort, pkt.dst, pkt.dstPort);
+    const connKey = this.connKey(pkt.src, pkt.srcPort, h.dcid);
+    let conn = this.byConnKey.get(connKey);
+    if (conn !== undefined && conn.done) {
+      conn.lastSec = nowSec;
+      this.counters.inc('quic.initial_after_hello');
+      return;
+    }
+    let payload: Uint8Array;
+    try {
+      payload = decodeQuicInitial(p, off, conn?.keys ?? clientInitialKeys(h.version, h.dcid)).value.payload;
+    } catch (e) {
+      // A client that switched to the server's connection ID keeps the keys of its original DCID.
+      const flowConn = this.byFlow.get(flowKey);
+      if (conn !== undefined || flowConn === undefined || !(e instanceof DecodeError) || e.reason !== 'quic.undecryptable') {
+        this.count(e);
+        return;
+      }
+      if (flowConn.done) {
+        flowConn.lastSec = nowSec;
+        this.counters.inc('quic.initial_after_hello');
+        return;
+      }
+      try {
+        payload = decodeQuicInitial(p, off, flowConn.keys).value.payload;
+      } catch (e2) {
+        this.count(e2);
+        return;
+      }
+      conn = flowConn;
+    }
+    this.counters.inc('quic.initial');
+    if (conn === undefined) {
+      const flowConn = this.byFlow.get(flowKey);
+      if (flowConn !== undefined && flowConn.retryScid !== null && equalBytes(flowConn.retryScid, h.dcid)) {
+        // The client's Initials after a Retry: same connection, keys from the Retry's SCID.
+        conn = flowConn;
+        conn.keys = clientInitialKeys(h.version, h.dcid);
+        conn.mapKeys.push(connKey);
+        this.byConnKey.set(connKey, conn);
+      } else {
+        conn = this.create(pkt, h, connKey, flowKey, nowSec);
+      }
+    }
+    conn.lastSec = nowSec;
+    if (conn.done) return;
+    let frames: Array<{ offset: number; data: Uint8Array }>;
+    try {
+      frames = cryptoFrames(payload, 0);
+    } catch (e) {
+      this.count(e);
+      return;
+    }
+    for (const f of frames) this.addCrypto(conn, f.offset, f.data);
+    if (!conn.done) this.tryComplete(conn);
+    this.enforceTotal();
+  }
+
+  private onRetry(pkt: L4Packet, h: LongHeader): void {
+    const conn = this.byFlow.get(this.flowKey(pkt.dst, pkt.dstPort, pkt.src, pkt.srcPort));
+    if (conn === undefined) {
+      this.counters.inc('quic.retry_unknown_connection');
+      return;
+    }
+    this.counters.inc('quic.retry');
+    conn.retryScid = h.scid.slice();
+  }
+
+  private create(pkt: L4Packet, h: LongHeader, connKey: string, flowKey: string, nowSec: number): Conn {
+    while (this.order.size >= MAX_CONNECTIONS) this.evictOldest();
+    const conn: Conn = {
+      version: h.version,
+      keys: clientInitialKeys(h.version, h.dcid),
+      odcid: h.dcid.slice(),
+      retryScid: null,
+      mapKeys: [connKey],
+      flowKey,
+      ipVersion: pkt.ipVersion,
+      client: pkt.src.slice(),
+      clientPort: pkt.srcPort,
+      server: pkt.dst.slice(),
+      serverPort: pkt.dstPort,
+      tsSec: pkt.tsSec,
+      tsNsec: pkt.tsNsec,
+      firstSec: nowSec,
+      lastSec: nowSec,
+      fragments: [],
+      bytes: 0,
+      done: false,
+    };
+    this.byConnKey.set(connKey, conn);
+    this.byFlow.set(flowKey, conn);
+    this.order.add(conn);
+    return conn;
+  }
+
+  // ---- CRYPTO stream ----
+
+  /** Keeps the parts of [offset, offset+len) not yet held (first copy wins), merging touching fragments. */
+  private addCrypto(conn: Conn, offset: number, data: Uint8Array): void {
+    let end = offset + data.length;
+    if (end > MAX_CRYPTO_BYTES) {
+      this.counters.inc('quic.crypto_over_cap');
+      end = MAX_CRYPTO_BYTES;
+    }
+    if (offset >= end) return;
+    const frags = conn.fragments;
+    const pieces: Fragment[] = [];
+    let cur = offset;
+    for (const f of frags) {
+      const fEnd = f.start + f.data.length;
+      if (fEnd <= cur) continue;
+      if (f.start >= end) break;
+      if (f.start > cur) pieces.push({ start: cur, data: data.slice(cur - offset, f.start - offset) });
+      cur = fEnd;
+      if (cur >= end) break;
+    }
+    if (cur < end) pieces.push({ start: cur, data: data.slice(cur - offset, end - offset) });
+    if (pieces.length === 0) {
+      this.counters.inc('quic.crypto_duplicate');
+      return;
+    }
+    for (const piece of pieces) {
+      frags.push(piece);
+      conn.bytes += piece.data.length;
+      this.totalBytes += piece.data.length;
+    }
+    frags.sort((a, b) => a.start - b.start);
+    // Merge touching fragments into one buffer.
+    const merged: Fragment[] = [];
+    for (const f of frags) {
+      const last = merged[merged.length - 1];
+      if (last !== undefined && last.start + last.data.length === f.start) {
+        const joined = new Uint8Array(last.data.length + f.data.length);
+        joined.set(last.data);
+        joined.set(f.data, last.data.length);
+        last.data = joined;
+      } else merged.push({ start: f.start, data: f.data });
+    }
+    if (merged.length > MAX_CRYPTO_FRAGMENTS) {
+      // Keep the first fragments (the prefix matters most); drop the rest.
+      this.counters.inc('quic.too_many_crypto_fragments');
+      for (const f of merged.splice(MAX_CRYPTO_FRAGMENTS)) {
+        conn.bytes -= f.data.length;
+        this.totalBytes -= f.data.length;
+      }
+    }
+    conn.fragments = merged;
+  }
+
+  private tryComplete(conn: Conn): void {
+    const first = conn.fragments[0];
+    if (first === undefined || first.start !== 0 || first.data.length < 4) return;
+    const d = first.data;
+    if (d[0] !== TLS_CLIENT_HELLO) {
+      this.counters.inc('quic.not_client_hello');
+      this.report(conn, null);
+      return;
+    }
+    const need = 4 + ((d[1]! << 16) | (d[2]! << 8) | d[3]!);
+    if (need > MAX_CRYPTO_BYTES) {
+      // Reported partial at its deadline, from what fits.
+      return;
+    }
+    if (d.length < need) return;
+    let info: ClientHelloInfo;
+    try {
+      info = clientHelloInfo(decodeClientHello(d, 0).value, 'quic');
+      this.counters.inc('quic.hello_complete');
+    } catch (e) {
+      this.count(e);
+      info = partialClientHelloInfo(d.subarray(0, need)) ?? emptyInfo(null);
+    }
+    this.report(conn, info);
+  }
+
+  /** What the bytes present reveal: a ClientHello prefix, else a server_name after a gap, else no name. */
+  private reportPartial(conn: Conn): void {
+    let info: ClientHelloInfo | null = null;
+    const frags = conn.fragments;
+    const first = frags[0];
+    if (first !== undefined && first.start === 0) info = partialClientHelloInfo(first.data);
+    if (info === null || info.serverName === null) {
+      for (const f of frags) {
+        if (f.start === 0) continue;
+        const name = findServerNameInFragment(f.data);
+        if (name !== null) {
+          info = info === null ? emptyInfo(name) : { ...info, serverName: name };
+          break;
+        }
+      }
+    }
+    this.counters.inc(info !== null && info.serverName !== null ? 'quic.hello_partial_named' : 'quic.hello_partial_nameless');
+    this.report(conn, info ?? emptyInfo(null));
+  }
+
+  private report(conn: Conn, hello: ClientHelloInfo | null): void {
+    conn.done = true;
+    this.totalBytes -= conn.bytes;
+    conn.bytes = 0;
+    conn.fragments = [];
+    const at: Endpoints = {
+      tsSec: conn.tsSec,
+      tsNsec: conn.tsNsec,
+      ipVersion: conn.ipVersion,
+      transport: 'udp',
+      srcIp: conn.ipVersion === 4 ? ipv4Text(conn.client, 0) : ipv6Text(conn.client, 0),
+      srcPort: conn.clientPort,
+      dstIp: conn.ipVersion === 4 ? ipv4Text(conn.server, 0) : ipv6Text(conn.server, 0),
+      dstPort: conn.serverPort,
+    };
+    this.emit({ action: 'quic-initial', at, quicVersion: conn.version, hello });
+  }
+
+  // ---- bounds ----
+
+  private enforceTotal(): void {
+    while (this.totalBytes > MAX_TOTAL_CRYPTO_BYTES && this.order.size > 0) this.evictOldest();
+  }
+
+  private evictOldest(): void {
+    const oldest = this.order.values().next().value as Conn;
+    if (!oldest.done) {
+      this.counters.inc('quic.connection_evicted');
+      this.reportPartial(oldest);
+    }
+    this.drop(oldest);
+  }
+
+  private drop(conn: Conn): void {
+    this.totalBytes -= conn.bytes;
+    conn.bytes = 0;
+    for (const k of conn.mapKeys) if (this.byConnKey.get(k) === conn) this.byConnKey.delete(k);
+    if (this.byFlow.get(conn.flowKey) === conn) this.byFlow.delete(conn.flowKey);
+    this.order.delete(conn);
+  }
+
+  private count(e: unknown): void {
+    if (e instanceof DecodeError) this.counters.inc(e.reason);
+    else throw e;
+  }
+
+  // ---- keys: binary strings built from a scratch buffer (no per-byte string concatenation) ----
+
+  private flowKey(a: Uint8Array, aPort: number, b: Uint8Array, bPort: number): string {
+    const s = this.scratch;
+    let n = 0;
+    s.set(a, n);
+    n += a.length;
+    s[n++] = aPort >> 8;
+    s[n++] = aPort & 0xff;
+    s.set(b, n);
+    n += b.length;
+    s[n++] = bPort >> 8;
+    s[n++] = bPort & 0xff;
+    return Buffer.from(s.buffer, s.byteOffset, n).toString('latin1');
+  }
+
+  private connKey(a: Uint8Array, aPort: number, dcid: Uint8Array): string {
+    const s = this.scratch;
+    let n = 0;
+    s.set(a, n);
+    n += a.length;
+    s[n++] = aPort >> 8;
+    s[n++] = aPort & 0xff;
+    s[n++] = dcid.length; // keeps keys of different address families and CID lengths apart
+    s.set(dcid, n);
+    n += dcid.length;
+    return Buffer.from(s.buffer, s.byteOffset, n).toString('latin1');
+  }
+}
+
+function emptyInfo(serverName: string | null): ClientHelloInfo {
+  return { serverName, alpn: [], supportedVersions: [], ja4: null, ech: false, complete: false };
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Long-header shape with connection ID lengths that fit: how an unknown QUIC version is told from other UDP. */
+function plausibleLongHeader(p: Uint8Array): boolean {
+  const dl = p[5]!;
+  if (dl > MAX_CID_LENGTH || 6 + dl >= p.length) return false;
+  const sl = p[6 + dl]!;
+  return sl <= MAX_CID_LENGTH && 7 + dl + sl <= p.length;
+}
