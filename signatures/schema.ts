@@ -15,6 +15,7 @@ export interface CatalogIssue {
 const SOURCE_URL = { type: 'string', pattern: '^https?://[^\\s]+$' } as const;
 const ISO_COUNTRY = { type: 'string', pattern: '^[A-Z]{2}$' } as const;
 const UNKNOWN = { const: 'unknown' } as const;
+const ID_PATTERN = '^[a-z0-9]+(-[a-z0-9]+)*$';
 
 /** A risk attribute: a value, and a source URL unless the value is `unknown`. */
 function sourced(value: object): object {
@@ -51,7 +52,7 @@ export const VENDOR_FILE_SCHEMA = {
         additionalProperties: false,
         required: ['id', 'name', 'category', 'endpoints', 'risk', 'sources'],
         properties: {
-          id: { type: 'string', pattern: '^[a-z0-9]+(-[a-z0-9]+)*$', maxLength: 80 },
+          id: { type: 'string', pattern: ID_PATTERN, maxLength: 80 },
           name: { type: 'string', minLength: 1 },
           category: { enum: [...CATEGORIES] },
           endpoints: {
@@ -81,6 +82,12 @@ export const VENDOR_FILE_SCHEMA = {
   },
 } as const;
 
+const PATTERN_MESSAGES: Record<string, string> = {
+  [SOURCE_URL.pattern]: 'must be the URL of the public source (http:// or https://)',
+  [ISO_COUNTRY.pattern]: 'must be an ISO 3166-1 alpha-2 country code (US, FR, CN, …)',
+  [ID_PATTERN]: 'must be lower-case letters and digits, with single hyphens between (e.g. openai-chatgpt)',
+};
+
 let compiled: ValidateFunction | null = null;
 
 function validator(): ValidateFunction {
@@ -105,7 +112,7 @@ function describe(e: ErrorObject): { path: string; message: string } {
     case 'const':
       return { path, message: `must be '${String(p.allowedValue)}'` };
     case 'pattern':
-      return { path, message: `does not match ${String(p.pattern)}` };
+      return { path, message: PATTERN_MESSAGES[String(p.pattern)] ?? `does not match ${String(p.pattern)}` };
     default:
       return { path, message: e.message ?? e.keyword };
   }

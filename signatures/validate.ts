@@ -119,7 +119,7 @@ export function parseCatalogFile(file: string): ParsedFile {
   const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, version: '1.2' });
   if (doc.errors.length) {
     for (const e of doc.errors) {
-      const line = e.linePos?.[0]?.line;
+      const line = e.pos ? lc.linePos(e.pos[0]).line : undefined;
       issues.push({ file, path: '/', line, severity: 'error', message: `YAML: ${e.message.split('\n')[0]}` });
     }
     return { file, entries: [], issues };
@@ -320,5 +320,6 @@ export function validateDirs(dirs: string[]): { issues: ValidationIssue[]; entri
   }
   const entries = [...merged.values()];
   issues.push(...checkPatterns(entries));
+  issues.sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : (a.line ?? 0) - (b.line ?? 0)));
   return { issues, entries, files };
 }
