@@ -302,16 +302,33 @@ describe('decode/dns', () => {
       msg[msg.length - 5] = 3; // RDLENGTH low byte
       expect(reasonOf(() => decodeDns(msg.subarray(0, msg.length - 1), 0))).to.equal('dns.bad_rdata');
     });
-    it('other record types keep their type name', () => {
+    it('NS, PTR, MX and TXT are rendered as dig prints them (minus the final dot); other types keep their type name', () => {
       const m = decodeDns(
         dnsPacket.encode({
           type: 'response',
-          questions: [{ type: 'TXT', name: 'x.example' }],
-          answers: [{ type: 'TXT', name: 'x.example', ttl: 9, data: 'hello' }, { type: 'MX', name: 'x.example', ttl: 9, data: { preference: 1, exchange: 'mx.example' } }],
+          questions: [{ type: 'ANY', name: 'x.example' }],
+          answers: [
+            { type: 'TXT', name: 'x.example', ttl: 9, data: ['hello world', 'v=1'] },
+            { type: 'MX', name: 'x.example', ttl: 9, data: { preference: 10, exchange: 'MX.example' } },
+            { type: 'NS', name: 'x.example', ttl: 9, data: 'ns1.example' },
+            { type: 'PTR', name: '5.0.0.10.in-addr.arpa', ttl: 9, data: 'chatgpt.com' },
+            { type: 'SRV', name: '_x._tcp.x.example', ttl: 9, data: { priority: 1, weight: 2, port: 443, target: 't.example' } },
+          ],
         }),
         0,
       ).value;
-      expect(m.answers.map((a) => [a.type, a.ttl, a.data])).to.deep.equal([['TXT', 9, ''], ['MX', 9, '']]);
+      expect(m.answers.map((a) => [a.type, a.ttl, a.data])).to.deep.equal([
+        ['TXT', 9, '"hello world" "v=1"'],
+        ['MX', 9, '10 mx.example'],
+        ['NS', 9, 'ns1.example'],
+        ['PTR', 9, 'chatgpt.com'],
+        ['SRV', 9, ''],
+      ]);
+    });
+    it('a TXT string running past its RDATA is dns.bad_rdata', () => {
+      const msg = Buffer.from(dnsPacket.encode({ type: 'response', questions: [{ type: 'TXT', name: 'x.example' }], answers: [{ type: 'TXT', name: 'x.example', ttl: 1, data: 'abc' }] }));
+      msg[msg.length - 4] = 9; // the string's length byte
+      expect(reasonOf(() => decodeDns(msg, 0))).to.equal('dns.bad_rdata');
     });
   });
 
