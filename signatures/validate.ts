@@ -5,7 +5,7 @@
 // Every issue names the file, the JSON path and, when known, the line.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { LineCounter, parseDocument, type Document } from 'yaml';
+import { LineCounter, parse, parseDocument, type Document } from 'yaml';
 import { checkSchema, type CatalogIssue } from './schema.js';
 import { parsePattern, patternMatches, type ParsedPattern } from './pattern.js';
 import { DENIED_PARENTS } from './shared-infra.js';
@@ -115,22 +115,36 @@ export function parseCatalogFile(file: string): ParsedFile {
   } catch (e) {
     return { file, entries: [], issues: [{ file, path: '/', severity: 'error', message: `cannot read file: ${(e as NodeJS.ErrnoException).code ?? String(e)}` }] };
   }
-  const lc = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, version: '1.2' });
-  if (doc.errors.length) {
+  // Fast path: plain parse (about twice as fast as a Document); the Document,
+  // with positions, only for YAML errors and, lazily, for the line of an issue.
+  let data: unknown;
+  try {
+    data = parse(text, { uniqueKeys: true, version: '1.2', maxAliasCount: 100, logLevel: 'error' });
+  } catch {
+    const lc = new LineCounter();
+    const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, version: '1.2' });
     for (const e of doc.errors) {
       const line = e.pos ? lc.linePos(e.pos[0]).line : undefined;
       issues.push({ file, path: '/', line, severity: 'error', message: `YAML: ${e.message.split('\n')[0]}` });
     }
+    if (!issues.length) {
+      try {
+        doc.toJS({ maxAliasCount: 100 });
+      } catch (e) {
+        issues.push({ file, path: '/', severity: 'error', message: `YAML: ${(e as Error).message}` });
+      }
+    }
+    if (!issues.length) issues.push({ file, path: '/', severity: 'error', message: 'YAML: cannot be read' });
     return { file, entries: [], issues };
   }
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 100 });
-  } catch (e) {
-    return { file, entries: [], issues: [{ file, path: '/', severity: 'error', message: `YAML: ${(e as Error).message}` }] };
-  }
-  const lineOf = makeLineOf(doc, lc);
+  let located: ((pointer: string) => number | undefined) | null = null;
+  const lineOf = (pointer: string): number | undefined => {
+    if (!located) {
+      const lc = new LineCounter();
+      located = makeLineOf(parseDocument(text, { lineCounter: lc, version: '1.2' }), lc);
+    }
+    return located(pointer);
+  };
   for (const i of checkSchema(file, data)) issues.push({ ...i, severity: 'error', line: lineOf(i.path) });
   if (issues.length) return { file, entries: [], issues };
   const d = data as { vendor: string; services: Array<Omit<Service, 'vendor' | 'file' | 'status'>> };
