@@ -351,20 +351,23 @@ export class QuicInitialTable {
   /** What the bytes present reveal: a ClientHello prefix, else a server_name after a gap, else no name. */
   private reportPartial(conn: Conn): void {
     let info: ClientHelloInfo | null = null;
+    let how = 'quic.hello_partial_nameless';
     const frags = conn.fragments;
     const first = frags[0];
     if (first !== undefined && first.start === 0) info = partialClientHelloInfo(first.data);
-    if (info === null || info.serverName === null) {
+    if (info !== null && info.serverName !== null) how = 'quic.hello_partial_named';
+    else {
       for (const f of frags) {
         if (f.start === 0) continue;
         const name = findServerNameInFragment(f.data);
         if (name !== null) {
           info = info === null ? emptyInfo(name) : { ...info, serverName: name };
+          how = 'quic.hello_partial_named_after_gap';
           break;
         }
       }
     }
-    this.counters.inc(info !== null && info.serverName !== null ? 'quic.hello_partial_named' : 'quic.hello_partial_nameless');
+    this.counters.inc(how);
     this.report(conn, info ?? emptyInfo(null));
   }
 

@@ -130,12 +130,13 @@ describe('quic-initials: QuicInitialTable', () => {
     });
 
     it('the SNI after a gap: named from findServerNameInFragment, at the timeout', () => {
-      const { t, out } = table();
+      const { t, out, counters } = table();
       sendChunks(t, [[0, 20], [sniExt - 3, 200]], 2);
       t.expire(1700000000 + INITIAL_TIMEOUT_SEC - 1);
       expect(out).to.have.length(0);
       t.expire(1700000000 + INITIAL_TIMEOUT_SEC);
       expect(hello(out[0]).hello).to.include({ serverName: 'example.com', complete: false });
+      expect(counters.get('quic.hello_partial_named_after_gap')).to.equal(1);
       expect(t.size).to.equal(0);
     });
 

@@ -1,0 +1,111 @@
+// Real client captures (test/fixtures/captures/quic, see its README): what the
+// QuicInitialTable reports must be what each client was told, and where tshark
+// can read the ClientHello, the SNI and JA4 it dissected (EXPECTED.tsv).
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { QuicInitialTable } from '../../../agent/flow/quic-initials.js';
+import { Counters } from '../../../agent/stats.js';
+import type { Observation } from '../../../agent/observation.js';
+import { decodeQuicInitial } from '../../../agent/decode/quic-initial.js';
+import { cryptoFrames } from '../../../agent/decode/quic-frames.js';
+import { readPcapL4 } from '../../helpers/pcap-l4.js';
+import { fixture } from '../../helpers/root.js';
+
+const DIR = fixture('captures', 'quic');
+const rows = readFileSync(`${DIR}/EXPECTED.tsv`, 'utf8')
+  .split('\n')
+  .filter((l) => l && !l.startsWith('#') && !l.startsWith('capture\t'))
+  .map((l) => {
+    const [capture, port, version, sni, complete, ja4] = l.split('\t');
+    return { capture: capture!, port: Number(port), version: parseInt(version!, 16), sni: sni!, complete: complete === 'true', ja4: ja4 === '-' ? null : ja4! };
+  });
+const captures = [...new Set(rows.map((r) => r.capture))];
+
+function run(capture: string): { out: Array<Extract<Observation, { action: 'quic-initial' }>>; counters: Counters; emittedAt: number[] } {
+  const counters = new Counters();
+  const out: Array<Extract<Observation, { action: 'quic-initial' }>> = [];
+  const t = new QuicInitialTable(counters, (o) => {
+    if (o.action === 'quic-initial') out.push(o);
+  });
+  const emittedAt: number[] = [];
+  readPcapL4(`${DIR}/${capture}`).forEach((p, i) => {
+    const n = out.length;
+    t.onDatagram(p);
+    if (out.length > n) emittedAt.push(i);
+  });
+  t.flush();
+  return { out, counters, emittedAt };
+}
+
+function tsharkAvailable(): boolean {
+  try {
+    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('quic captures: real clients', () => {
+  it('EXPECTED.tsv covers the four captures', () => {
+    expect(captures).to.have.members(['ngtcp2-v1-handshake.pcap', 'chromium-v1-split.pcap', 'chromium-v2-split.pcap', 'chromium-v1-gap-icmp.pcap']);
+  });
+
+  for (const capture of captures) {
+    it(`${capture}: one observation per client connection, with the name, version and JA4 expected`, () => {
+      const { out } = run(capture);
+      const want = rows.filter((r) => r.capture === capture);
+      expect(out.map((o) => o.at.srcPort).sort()).to.deep.equal(want.map((r) => r.port).sort());
+      for (const r of want) {
+        const o = out.find((x) => x.at.srcPort === r.port)!;
+        expect(o.quicVersion, `${r.port}`).to.equal(r.version);
+        expect(o.at).to.include({ srcIp: '10.77.0.1', dstIp: '10.77.0.2', dstPort: 443, transport: 'udp' });
+        expect(o.hello?.serverName, `${r.port}`).to.equal(r.sni);
+        expect(o.hello?.complete, `${r.port}`).to.equal(r.complete);
+        expect(o.hello?.ja4 ?? null, `${r.port}`).to.equal(r.ja4);
+        if (r.complete) expect(o.hello?.alpn).to.deep.equal(['h3']);
+      }
+    });
+  }
+
+  it('chromium-v1-split: the ClientHello spans two Initials with CRYPTO frames out of order; reported once, after the second', () => {
+    const packets = readPcapL4(`${DIR}/chromium-v1-split.pcap`);
+    const clientInitials = packets
+      .map((p, i) => ({ p, i }))
+      .filter(({ p }) => p.dstPort === 443 && p.payload.length >= 1200 && (p.payload[0]! & 0xf0) === 0xc0);
+    const offsets = clientInitials.slice(0, 2).map(({ p }) => cryptoFrames(decodeQuicInitial(p.payload, 0).value.payload, 0).map((c) => c.offset));
+    expect(offsets[0]!.length + offsets[1]!.length).to.be.greaterThan(4);
+    const all = [...offsets[0]!, ...offsets[1]!];
+    expect(all).to.not.deep.equal([...all].sort((a, b) => a - b)); // shuffled
+    const { emittedAt, counters } = run('chromium-v1-split.pcap');
+    expect(emittedAt).to.deep.equal([clientInitials[1]!.i]);
+    expect(counters.get('quic.server_initial')).to.be.greaterThan(0); // the server's Initials are told apart, not decrypted
+    expect(counters.get('quic.undecryptable')).to.equal(0);
+  });
+
+  it('chromium-v1-gap-icmp: one Initial per connection, the SNI found after the CRYPTO gap', () => {
+    const { counters } = run('chromium-v1-gap-icmp.pcap');
+    expect(counters.get('quic.initial')).to.equal(3);
+    expect(counters.get('quic.hello_partial_named_after_gap')).to.equal(3);
+    expect(counters.get('quic.undecryptable')).to.equal(0);
+  });
+
+  it('chromium-v2-split: the server\'s Version Negotiation packets are counted, not taken', () => {
+    const { counters } = run('chromium-v2-split.pcap');
+    expect(counters.get('quic.version_negotiation')).to.be.greaterThan(0);
+    expect(counters.get('quic.hello_complete')).to.equal(2);
+  });
+
+  (tsharkAvailable() ? it : it.skip)('cross-check: the SNIs tshark dissects equal ours (complete ClientHellos)', () => {
+    for (const capture of captures.filter((c) => !c.includes('gap'))) {
+      const text = execFileSync('tshark', ['-r', `${DIR}/${capture}`, '-Y', 'tls.handshake.type==1', '-T', 'fields', '-e', 'udp.srcport', '-e', 'tls.handshake.extensions_server_name'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+      });
+      const theirs = text.trim().split('\n').map((l) => l.split('\t').join(' ')).sort();
+      const ours = run(capture).out.map((o) => `${o.at.srcPort} ${o.hello?.serverName}`).sort();
+      expect(ours, capture).to.deep.equal(theirs);
+    }
+  });
+});
