@@ -10,6 +10,8 @@ export const ERRORS = {
   UMBRA_E_CAPTURE_TRUNCATED: { exit: 2, message: '%s: truncated capture header: %s' },
   UMBRA_E_CONFIG: { exit: 2, message: '%s: %s' },
   UMBRA_E_SIGNATURES: { exit: 2, message: '%s' },
+  UMBRA_E_STORE: { exit: 1, message: '%s: %s' },
+  UMBRA_E_TLS: { exit: 2, message: '%s' },
   UMBRA_E_INTERNAL: { exit: 1, message: '%s' },
 } as const;
 
