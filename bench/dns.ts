@@ -47,7 +47,7 @@ console.log(`${'message'.padEnd(40)} ${'umbra'.padStart(10)} ${'dns-packet'.padS
 for (const [label, msg] of cases) {
   const ours = rate(() => decodeDns(msg, 0).value.questions.length);
   const buf = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength);
-  const theirs = rate(() => dnsPacket.decode(buf).questions.length);
+  const theirs = rate(() => dnsPacket.decode(buf).questions!.length);
   console.log(`${label.padEnd(40)} ${fmt(ours)} ${fmt(theirs)}  ${(ours / theirs).toFixed(1)}×`);
 }
 
