@@ -1,0 +1,63 @@
+// One decoded request body → events to store and dead letters. Limits that make
+// the whole batch unacceptable (a line or the event count too large) are checked
+// in a first pass over the bytes before anything is parsed, so the answer is a
+// 413 with nothing stored; a line that is merely bad becomes a dead letter.
+import type { Limits } from '../config.js';
+import type { DeadLetter, StoredEvent } from '../store/store.js';
+import { MAX_DEAD_LETTER_LINE_CHARS } from '../store/store.js';
+import { checkEvent, isRejected } from './check-event.js';
+
+export interface DecodedBatch {
+  events: StoredEvent[];
+  deadLetters: DeadLetter[];
+}
+
+export interface BatchTooLarge {
+  tooLarge: string;
+}
+
+const NL = 0x0a;
+const CR = 0x0d;
+
+/** Splits NDJSON (LF or CRLF, blank lines ignored), parses and checks each line. */
+export function decodeBatch(body: Buffer, agentId: string, limits: Pick<Limits, 'maxLineBytes' | 'maxBatchEvents'>, receivedAt: string): DecodedBatch | BatchTooLarge {
+  // Pass 1: line boundaries and the batch-wide limits.
+  const starts: number[] = [];
+  const ends: number[] = [];
+  let pos = 0;
+  while (pos < body.length) {
+    let nl = body.indexOf(NL, pos);
+    if (nl < 0) nl = body.length;
+    let end = nl;
+    if (end > pos && body[end - 1] === CR) end--;
+    if (end > pos) {
+      if (end - pos > limits.maxLineBytes) return { tooLarge: `line ${starts.length + 1} is ${end - pos} bytes, at most ${limits.maxLineBytes}` };
+      if (starts.length === limits.maxBatchEvents) return { tooLarge: `more than ${limits.maxBatchEvents} events in one batch` };
+      starts.push(pos);
+      ends.push(end);
+    }
+    pos = nl + 1;
+  }
+  // Pass 2: parse and check.
+  const events: StoredEvent[] = [];
+  const deadLetters: DeadLetter[] = [];
+  for (let i = 0; i < starts.length; i++) {
+    const line = body.toString('utf8', starts[i], ends[i]);
+    const bytes = ends[i]! - starts[i]!;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      deadLetters.push(dead(receivedAt, agentId, 'json_invalid', `line ${i + 1}: ${(e as Error).message.slice(0, 200)}`, line, bytes));
+      continue;
+    }
+    const r = checkEvent(v, agentId);
+    if (isRejected(r)) deadLetters.push(dead(receivedAt, agentId, r.reason, `line ${i + 1}: ${r.detail}`, line, bytes));
+    else events.push({ event: r.event, json: line, agentId, timestampMs: r.timestampMs });
+  }
+  return { events, deadLetters };
+}
+
+function dead(receivedAt: string, agentId: string, reason: string, detail: string, line: string, lineBytes: number): DeadLetter {
+  return { receivedAt, agentId, reason, detail, line: line.length > MAX_DEAD_LETTER_LINE_CHARS ? line.slice(0, MAX_DEAD_LETTER_LINE_CHARS) : line, lineBytes };
+}

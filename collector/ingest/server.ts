@@ -1,0 +1,276 @@
+// The collector's HTTPS server: agent ingest (`POST /api/v1/events`, the wire
+// protocol in HELPER-BRIEF.md), health, and a small token-protected query API.
+// The order of checks on ingest is the order of cost: token (401, body unread),
+// encoding (415), declared size (413), load (429), then the body is read with a
+// byte cap, gunzipped with a cap on the output (a gzip bomb stops there, 413),
+// split into lines under the line and batch caps (413), each line parsed and
+// checked (bad lines → dead letters), and the batch stored. The 200 ack goes out
+// only after the store committed; a store failure is 503 with Retry-After and
+// nothing acknowledged. No request can throw out of a handler.
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:https';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { promisify } from 'node:util';
+import { gunzip } from 'node:zlib';
+import { UmbraError } from '../../common/errors.js';
+import { bearerToken, TokenTable } from '../auth/tokens.js';
+import type { UmbraConfig } from '../config.js';
+import { openStore } from '../store/open.js';
+import { clampLimit, type EventStore } from '../store/store.js';
+import { decodeBatch } from './batch.js';
+
+/** Seconds an agent is told to wait after a 429 (too many batches in flight). */
+export const RETRY_AFTER_BUSY_S = 1;
+/** Seconds an agent is told to wait after a 503 (store failing, or shutting down). */
+export const RETRY_AFTER_UNAVAILABLE_S = 5;
+/** Whole request (headers and body) must arrive within this (ms). */
+export const REQUEST_TIMEOUT_MS = 60_000;
+/** Request headers must arrive within this (ms). */
+export const HEADERS_TIMEOUT_MS = 20_000;
+/** An idle keep-alive connection is closed after this (ms). */
+export const KEEP_ALIVE_TIMEOUT_MS = 30_000;
+/** On close, in-flight batches get this long to finish before connections are cut (ms). */
+export const SHUTDOWN_GRACE_MS = 30_000;
+/** Largest JSON response of the query API is bounded by MAX_QUERY_LIMIT events. */
+export const INGEST_PATH = '/api/v1/events';
+export const HEALTH_PATH = '/api/v1/health';
+export const DEAD_LETTERS_PATH = '/api/v1/dead-letters';
+
+const gunzipAsync = promisify(gunzip);
+
+export interface IngestStats {
+  batches: number;
+  accepted: number;
+  duplicates: number;
+  deadLettered: number;
+  /** Requests refused, by HTTP status. */
+  refused: Record<number, number>;
+  storeFailures: number;
+}
+
+export interface CollectorOptions {
+  /** Use this store instead of opening the configured one (the caller then owns and closes it). */
+  store?: EventStore;
+  /** One line per notable happening (default: stderr with a timestamp). */
+  log?: (line: string) => void;
+}
+
+export interface RunningCollector {
+  /** `https://host:port` actually listened on. */
+  url: string;
+  port: number;
+  store: EventStore;
+  server: Server;
+  stats: IngestStats;
+  /** Stops accepting, lets in-flight batches finish (SHUTDOWN_GRACE_MS at most), closes the store if it opened it. */
+  close(): Promise<void>;
+}
+
+/** Starts the HTTPS collector on config.collector.listen (port 0: any free port). */
+export async function startCollector(config: UmbraConfig, opts: CollectorOptions = {}): Promise<RunningCollector> {
+  const log = opts.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} collector: ${line}\n`));
+  const c = config.collector;
+  const read = (what: string, f: string): Buffer => {
+    try {
+      return readFileSync(f);
+    } catch (e) {
+      throw new UmbraError('UMBRA_E_CONFIG', config.file, `/collector/tls/${what}: cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  };
+  const tls = {
+    cert: read('cert_file', c.tls.certFile),
+    key: read('key_file', c.tls.keyFile),
+    ...(c.tls.clientCaFile ? { ca: read('client_ca_file', c.tls.clientCaFile), requestCert: true, rejectUnauthorized: true } : {}),
+  };
+  const ownStore = !opts.store;
+  const store = opts.store ?? openStore(config);
+  const agents = new TokenTable(c.agents);
+  const admins = new TokenTable(c.adminTokens);
+  const limits = c.limits;
+  const stats: IngestStats = { batches: 0, accepted: 0, duplicates: 0, deadLettered: 0, refused: {}, storeFailures: 0 };
+  let inflight = 0;
+  let closing = false;
+  let idle: (() => void) | null = null;
+
+  const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void => {
+    if (res.headersSent || res.destroyed) return;
+    const text = JSON.stringify(body);
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
+    res.end(text);
+  };
+  /** Refuses before or while reading the body: the connection is closed after the answer, the rest of the body is not read. */
+  const refuse = (res: ServerResponse, status: number, error: string, headers: Record<string, string | number> = {}): void => {
+    stats.refused[status] = (stats.refused[status] ?? 0) + 1;
+    res.shouldKeepAlive = false;
+    send(res, status, { error }, { Connection: 'close', ...headers });
+  };
+
+  const ingest = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const agentId = agents.lookup(bearerToken(req.headers.authorization));
+    if (agentId === null) return refuse(res, 401, 'missing or unknown agent token', { 'WWW-Authenticate': 'Bearer' });
+    const enc = (req.headers['content-encoding'] ?? 'identity').trim().toLowerCase();
+    if (enc !== 'gzip' && enc !== 'identity' && enc !== 'x-gzip') return refuse(res, 415, `Content-Encoding '${enc}' not supported (gzip or identity)`);
+    const type = req.headers['content-type']?.split(';')[0]!.trim().toLowerCase();
+    if (type !== undefined && type !== 'application/x-ndjson') return refuse(res, 415, `Content-Type '${type}' not supported (application/x-ndjson)`);
+    const declared = req.headers['content-length'];
+    if (declared !== undefined && Number(declared) > limits.maxBodyBytes) return refuse(res, 413, `body of ${declared} bytes, at most ${limits.maxBodyBytes}`);
+    if (closing) return refuse(res, 503, 'collector is shutting down', { 'Retry-After': RETRY_AFTER_UNAVAILABLE_S });
+    if (inflight >= limits.maxInflightBatches) return refuse(res, 429, 'too many batches in flight', { 'Retry-After': RETRY_AFTER_BUSY_S });
+    inflight++;
+    try {
+      const raw = await readBody(req, limits.maxBodyBytes);
+      if (raw === 'too_large') return refuse(res, 413, `body larger than ${limits.maxBodyBytes} bytes`);
+      if (raw === 'aborted') return;
+      let body: Buffer;
+      if (enc === 'identity') {
+        if (raw.length > limits.maxDecodedBytes) return refuse(res, 413, `body larger than ${limits.maxDecodedBytes} bytes`);
+        body = raw;
+      } else {
+        try {
+          body = await gunzipAsync(raw, { maxOutputLength: limits.maxDecodedBytes });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) return refuse(res, 413, `decompressed body larger than ${limits.maxDecodedBytes} bytes`);
+          return refuse(res, 400, `gzip body cannot be decompressed: ${(e as Error).message}`);
+        }
+      }
+      const receivedAt = new Date().toISOString();
+      const batch = decodeBatch(body, agentId, limits, receivedAt);
+      if ('tooLarge' in batch) return refuse(res, 413, batch.tooLarge);
+      let result;
+      try {
+        result = await store.insertBatch(batch.events, batch.deadLetters);
+      } catch (e) {
+        stats.storeFailures++;
+        log(`store failed, batch from ${agentId} refused (503): ${(e as Error).message}`);
+        stats.refused[503] = (stats.refused[503] ?? 0) + 1;
+        return send(res, 503, { error: 'store unavailable' }, { 'Retry-After': RETRY_AFTER_UNAVAILABLE_S });
+      }
+      stats.batches++;
+      stats.accepted += result.accepted;
+      stats.duplicates += result.duplicates;
+      stats.deadLettered += batch.deadLetters.length;
+      if (batch.deadLetters.length) log(`${batch.deadLetters.length} dead-lettered line(s) from ${agentId}, first: ${batch.deadLetters[0]!.reason} ${batch.deadLetters[0]!.detail}`);
+      send(res, 200, { accepted: result.accepted, duplicates: result.duplicates, dead_lettered: batch.deadLetters.length });
+    } finally {
+      inflight--;
+      if (inflight === 0 && idle) idle();
+    }
+  };
+
+  const queryEvents = async (url: URL, res: ServerResponse): Promise<void> => {
+    const p = url.searchParams;
+    const q: Parameters<EventStore['query']>[0] = {};
+    for (const [name, key] of [['since', 'sinceMs'], ['until', 'untilMs']] as const) {
+      const v = p.get(name);
+      if (v === null) continue;
+      const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+      if (!Number.isFinite(ms)) return send(res, 400, { error: `${name}: not a date (ISO 8601, or milliseconds since the epoch)` });
+      q[key] = ms;
+    }
+    const service = p.get('service');
+    if (service !== null) q.service = service;
+    const sourceIp = p.get('source_ip');
+    if (sourceIp !== null) q.sourceIp = sourceIp;
+    const agent = p.get('agent');
+    if (agent !== null) q.agentId = agent;
+    const limit = p.get('limit');
+    if (limit !== null) {
+      if (!/^\d+$/.test(limit) || Number(limit) < 1) return send(res, 400, { error: 'limit: a positive integer' });
+      q.limit = clampLimit(Number(limit));
+    }
+    const events = await store.query(q);
+    send(res, 200, { count: events.length, events });
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? '/', 'https://collector');
+    const path = url.pathname;
+    if (path === INGEST_PATH && req.method === 'POST') return ingest(req, res);
+    if (path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) return send(res, closing ? 503 : 200, { status: closing ? 'closing' : 'ok' });
+    if ((path === INGEST_PATH || path === DEAD_LETTERS_PATH) && req.method === 'GET') {
+      if (admins.lookup(bearerToken(req.headers.authorization)) === null) return refuse(res, 401, 'missing or unknown admin token', { 'WWW-Authenticate': 'Bearer' });
+      if (path === INGEST_PATH) return queryEvents(url, res);
+      const limit = Number(url.searchParams.get('limit') ?? NaN);
+      const rows = await store.deadLetters(clampLimit(Number.isFinite(limit) ? limit : undefined));
+      return send(res, 200, { count: rows.length, dead_letters: rows });
+    }
+    if (path === INGEST_PATH || path === HEALTH_PATH || path === DEAD_LETTERS_PATH) return refuse(res, 405, `method ${req.method} not allowed`);
+    return refuse(res, 404, 'not found');
+  };
+
+  const server = createServer(tls, (req, res) => {
+    handle(req, res).catch((e: unknown) => {
+      log(`internal error on ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
+      if (!res.headersSent) refuse(res, 500, 'internal error');
+      else res.destroy();
+    });
+  });
+  server.requestTimeout = REQUEST_TIMEOUT_MS;
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('tlsClientError', () => { /* refused handshakes (no client certificate, bad TLS): nothing to do */ });
+
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(c.listen.port, c.listen.host, () => { server.off('error', reject); resolve(); });
+    });
+  } catch (e) {
+    if (ownStore) await store.close();
+    throw new UmbraError('UMBRA_E_CONFIG', config.file, `/collector/listen: cannot listen on ${c.listen.host}:${c.listen.port}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  server.on('error', (e) => log(`server error: ${e.message}`));
+  const port = (server.address() as AddressInfo).port;
+  const host = c.listen.host.includes(':') ? `[${c.listen.host}]` : c.listen.host;
+  const url = `https://${host}:${port}`;
+
+  let closed: Promise<void> | null = null;
+  const close = (): Promise<void> =>
+    (closed ??= (async () => {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeIdleConnections();
+      if (inflight > 0) {
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, SHUTDOWN_GRACE_MS);
+          idle = () => { clearTimeout(t); resolve(); };
+        });
+      }
+      server.closeAllConnections();
+      await stopped;
+      if (ownStore) await store.close();
+    })());
+
+  return { url, port, store, server, stats, close };
+}
+
+/** The request body, at most `max` bytes; 'too_large' as soon as it goes past (the rest is not read). */
+function readBody(req: IncomingMessage, max: number): Promise<Buffer | 'too_large' | 'aborted'> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    let n = 0;
+    const done = (v: Buffer | 'too_large' | 'aborted'): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onError);
+      if (v !== 'aborted') req.on('error', () => {}); // late errors on a refused body are expected
+      resolve(v);
+    };
+    const onData = (chunk: Buffer): void => {
+      n += chunk.length;
+      if (n > max) {
+        req.pause();
+        done('too_large');
+      } else chunks.push(chunk);
+    };
+    const onEnd = (): void => done(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, n));
+    const onError = (): void => done('aborted');
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onError);
+  });
+}

@@ -1,0 +1,125 @@
+// The default store: one SQLite file (better-sqlite3) under the data directory,
+// created on first start, WAL journal, schema from sqlite-migrations.ts.
+// One transaction per batch; `INSERT OR IGNORE` on the unique event id makes a
+// replayed batch count as duplicates. better-sqlite3 is synchronous: a batch of
+// 1000 events holds the event loop for a few milliseconds, which is what the
+// ingest's in-flight limit accounts for.
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { UmbraEvent } from '../../agent/event.js';
+import { UmbraError } from '../../common/errors.js';
+import { migrate } from './sqlite-migrations.js';
+import { clampLimit, MAX_DEAD_LETTER_LINE_CHARS, type DeadLetter, type EventQuery, type EventStore, type InsertResult, type StoredDeadLetter, type StoredEvent } from './store.js';
+
+/** How long a writer waits for a lock held by another connection (ms). */
+export const SQLITE_BUSY_TIMEOUT_MS = 5000;
+
+export interface SqliteStoreOptions {
+  /** `full` (default): a commit survives power loss. `normal`: survives a process crash only. */
+  synchronous?: 'full' | 'normal';
+}
+
+export class SqliteStore implements EventStore {
+  readonly path: string;
+  /** Migrations applied when this store was opened (empty when the file was current). */
+  readonly migrationsApplied: number[];
+  private readonly db: Database.Database;
+  private readonly insertEvent: Database.Statement;
+  private readonly insertDead: Database.Statement;
+  private readonly writeBatch: Database.Transaction<(events: readonly StoredEvent[], dead: readonly DeadLetter[]) => InsertResult>;
+  private closed = false;
+
+  private constructor(path: string, db: Database.Database, applied: number[]) {
+    this.path = path;
+    this.db = db;
+    this.migrationsApplied = applied;
+    this.insertEvent = db.prepare(
+      `INSERT OR IGNORE INTO events (id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, received_ms, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.insertDead = db.prepare('INSERT INTO dead_letters (received_at, agent_id, reason, detail, line, line_bytes) VALUES (?, ?, ?, ?, ?, ?)');
+    this.writeBatch = db.transaction((events: readonly StoredEvent[], dead: readonly DeadLetter[]): InsertResult => {
+      const now = Date.now();
+      let accepted = 0;
+      for (const s of events) {
+        const e = s.event;
+        const r = this.insertEvent.run(
+          e.event.id, s.timestampMs, s.agentId, e.event.action, e.source.ip,
+          e.destination.domain ?? null, e.umbra?.service?.id ?? null, now, s.json ?? JSON.stringify(e),
+        );
+        accepted += r.changes;
+      }
+      for (const d of dead) {
+        this.insertDead.run(d.receivedAt, d.agentId, d.reason, d.detail, truncate(d.line), d.lineBytes);
+      }
+      return { accepted, duplicates: events.length - accepted };
+    });
+  }
+
+  /** Opens (creating file and directory if needed) and migrates. Throws UmbraError(UMBRA_E_STORE). */
+  static open(path: string, opts: SqliteStoreOptions = {}): SqliteStore {
+    let db: Database.Database | undefined;
+    try {
+      mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
+      db = new Database(path);
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+      db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+      db.pragma('foreign_keys = ON');
+      const applied = migrate(db);
+      return new SqliteStore(path, db, applied);
+    } catch (e) {
+      db?.close();
+      throw new UmbraError('UMBRA_E_STORE', path, (e as Error).message);
+    }
+  }
+
+  async insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult> {
+    if (this.closed) throw new Error('store is closed');
+    return this.writeBatch.immediate(events, deadLetters);
+  }
+
+  async count(): Promise<number> {
+    return (this.db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n;
+  }
+
+  async countDeadLetters(): Promise<number> {
+    return (this.db.prepare('SELECT count(*) AS n FROM dead_letters').get() as { n: number }).n;
+  }
+
+  async query(q: EventQuery): Promise<UmbraEvent[]> {
+    const where: string[] = [];
+    const args: (string | number)[] = [];
+    if (q.sinceMs !== undefined) { where.push('ts_ms >= ?'); args.push(q.sinceMs); }
+    if (q.untilMs !== undefined) { where.push('ts_ms < ?'); args.push(q.untilMs); }
+    if (q.service !== undefined) { where.push('service_id = ?'); args.push(q.service); }
+    if (q.sourceIp !== undefined) { where.push('source_ip = ?'); args.push(q.sourceIp); }
+    if (q.agentId !== undefined) { where.push('agent_id = ?'); args.push(q.agentId); }
+    args.push(clampLimit(q.limit));
+    const sql = `SELECT doc FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts_ms DESC, rowid DESC LIMIT ?`;
+    return (this.db.prepare(sql).all(...args) as { doc: string }[]).map((r) => JSON.parse(r.doc) as UmbraEvent);
+  }
+
+  async deadLetters(limit?: number): Promise<StoredDeadLetter[]> {
+    const rows = this.db.prepare('SELECT id, received_at, agent_id, reason, detail, line, line_bytes FROM dead_letters ORDER BY id DESC LIMIT ?').all(clampLimit(limit)) as {
+      id: number; received_at: string; agent_id: string | null; reason: string; detail: string; line: string; line_bytes: number;
+    }[];
+    return rows.map((r) => ({ id: r.id, receivedAt: r.received_at, agentId: r.agent_id, reason: r.reason, detail: r.detail, line: r.line, lineBytes: r.line_bytes }));
+  }
+
+  /** The schema version recorded in the file. */
+  schemaVersion(): number {
+    return this.db.pragma('user_version', { simple: true }) as number;
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+function truncate(line: string): string {
+  return line.length <= MAX_DEAD_LETTER_LINE_CHARS ? line : line.slice(0, MAX_DEAD_LETTER_LINE_CHARS);
+}
