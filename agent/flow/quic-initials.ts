@@ -44,11 +44,7 @@ export const INITIAL_TIMEOUT_SEC = 5;
 export const DONE_LINGER_SEC = 30;
 
 const TLS_CLIENT_HELLO = 0x01;
-
-interface Fragment {
-  start: number;
-  data: Uint8Array;
-}
+const EMPTY = new Uint8Array(0);
 
 interface Conn {
   version: number;
@@ -68,8 +64,7 @@ interface Conn {
   tsNsec: number;
   firstSec: number;
   lastSec: number;
-  fragments: Fragment[];
-  bytes: number;
+  stream: CryptoStream;
   done: boolean;
 }
 
@@ -258,8 +253,7 @@ export class QuicInitialTable {
       tsNsec: pkt.tsNsec,
       firstSec: nowSec,
       lastSec: nowSec,
-      fragments: [],
-      bytes: 0,
+      stream: new CryptoStream(),
       done: false,
     };
     this.byConnKey.set(connKey, conn);
@@ -270,62 +264,18 @@ export class QuicInitialTable {
 
   // ---- CRYPTO stream ----
 
-  /** Keeps the parts of [offset, offset+len) not yet held (first copy wins), merging touching fragments. */
   private addCrypto(conn: Conn, offset: number, data: Uint8Array): void {
-    let end = offset + data.length;
-    if (end > MAX_CRYPTO_BYTES) {
-      this.counters.inc('quic.crypto_over_cap');
-      end = MAX_CRYPTO_BYTES;
-    }
-    if (offset >= end) return;
-    const frags = conn.fragments;
-    const pieces: Fragment[] = [];
-    let cur = offset;
-    for (const f of frags) {
-      const fEnd = f.start + f.data.length;
-      if (fEnd <= cur) continue;
-      if (f.start >= end) break;
-      if (f.start > cur) pieces.push({ start: cur, data: data.slice(cur - offset, f.start - offset) });
-      cur = fEnd;
-      if (cur >= end) break;
-    }
-    if (cur < end) pieces.push({ start: cur, data: data.slice(cur - offset, end - offset) });
-    if (pieces.length === 0) {
-      this.counters.inc('quic.crypto_duplicate');
-      return;
-    }
-    for (const piece of pieces) {
-      frags.push(piece);
-      conn.bytes += piece.data.length;
-      this.totalBytes += piece.data.length;
-    }
-    frags.sort((a, b) => a.start - b.start);
-    // Merge touching fragments into one buffer.
-    const merged: Fragment[] = [];
-    for (const f of frags) {
-      const last = merged[merged.length - 1];
-      if (last !== undefined && last.start + last.data.length === f.start) {
-        const joined = new Uint8Array(last.data.length + f.data.length);
-        joined.set(last.data);
-        joined.set(f.data, last.data.length);
-        last.data = joined;
-      } else merged.push({ start: f.start, data: f.data });
-    }
-    if (merged.length > MAX_CRYPTO_FRAGMENTS) {
-      // Keep the first fragments (the prefix matters most); drop the rest.
-      this.counters.inc('quic.too_many_crypto_fragments');
-      for (const f of merged.splice(MAX_CRYPTO_FRAGMENTS)) {
-        conn.bytes -= f.data.length;
-        this.totalBytes -= f.data.length;
-      }
-    }
-    conn.fragments = merged;
+    if (offset + data.length > MAX_CRYPTO_BYTES) this.counters.inc('quic.crypto_over_cap');
+    const before = conn.stream.capacity;
+    const added = conn.stream.add(offset, data);
+    this.totalBytes += conn.stream.capacity - before;
+    if (added === 0) this.counters.inc('quic.crypto_duplicate');
+    else if (added < 0) this.counters.inc('quic.too_many_crypto_fragments');
   }
 
   private tryComplete(conn: Conn): void {
-    const first = conn.fragments[0];
-    if (first === undefined || first.start !== 0 || first.data.length < 4) return;
-    const d = first.data;
+    const d = conn.stream.prefix();
+    if (d.length < 4) return;
     if (d[0] !== TLS_CLIENT_HELLO) {
       this.counters.inc('quic.not_client_hello');
       this.report(conn, null);
@@ -352,14 +302,13 @@ export class QuicInitialTable {
   private reportPartial(conn: Conn): void {
     let info: ClientHelloInfo | null = null;
     let how = 'quic.hello_partial_nameless';
-    const frags = conn.fragments;
-    const first = frags[0];
-    if (first !== undefined && first.start === 0) info = partialClientHelloInfo(first.data);
+    const st = conn.stream;
+    if (st.prefix().length > 0) info = partialClientHelloInfo(st.prefix());
     if (info !== null && info.serverName !== null) how = 'quic.hello_partial_named';
     else {
-      for (const f of frags) {
-        if (f.start === 0) continue;
-        const name = findServerNameInFragment(f.data);
+      for (const frag of st.pieces()) {
+        if (frag.start === 0) continue;
+        const name = findServerNameInFragment(frag.data);
         if (name !== null) {
           info = info === null ? emptyInfo(name) : { ...info, serverName: name };
           how = 'quic.hello_partial_named_after_gap';
@@ -373,9 +322,8 @@ export class QuicInitialTable {
 
   private report(conn: Conn, hello: ClientHelloInfo | null): void {
     conn.done = true;
-    this.totalBytes -= conn.bytes;
-    conn.bytes = 0;
-    conn.fragments = [];
+    this.totalBytes -= conn.stream.capacity;
+    conn.stream.clear();
     const at: Endpoints = {
       tsSec: conn.tsSec,
       tsNsec: conn.tsNsec,
@@ -405,8 +353,8 @@ export class QuicInitialTable {
   }
 
   private drop(conn: Conn): void {
-    this.totalBytes -= conn.bytes;
-    conn.bytes = 0;
+    this.totalBytes -= conn.stream.capacity;
+    conn.stream.clear();
     for (const k of conn.mapKeys) if (this.byConnKey.get(k) === conn) this.byConnKey.delete(k);
     if (this.byFlow.get(conn.flowKey) === conn) this.byFlow.delete(conn.flowKey);
     this.order.delete(conn);
@@ -444,6 +392,85 @@ export class QuicInitialTable {
     s.set(dcid, n);
     n += dcid.length;
     return Buffer.from(s.buffer, s.byteOffset, n).toString('latin1');
+  }
+}
+
+/**
+ * One CRYPTO stream being gathered: bytes at their offsets in one buffer (grown
+ * by doubling up to MAX_CRYPTO_BYTES; bytes beyond are dropped), and the ranges
+ * held. Overlaps keep the first copy (a retransmission carries the same bytes).
+ */
+export class CryptoStream {
+  private buf = EMPTY;
+  /** [start, end) pairs: sorted, disjoint, not touching. */
+  private ranges: number[] = [];
+
+  /** Bytes allocated (what the table's total cap counts). */
+  get capacity(): number {
+    return this.buf.length;
+  }
+
+  /**
+   * Adds a CRYPTO frame's data; returns the bytes newly held (0: all already
+   * held or beyond the cap), or -1 when refused because it would be one range
+   * more than MAX_CRYPTO_FRAGMENTS.
+   */
+  add(offset: number, data: Uint8Array): number {
+    const end = Math.min(offset + data.length, MAX_CRYPTO_BYTES);
+    if (offset >= end) return 0;
+    const r = this.ranges;
+    // ranges i..j-2 overlap or touch [offset, end) and merge with it
+    let i = 0;
+    while (i < r.length && r[i + 1]! < offset) i += 2;
+    let j = i;
+    while (j < r.length && r[j]! <= end) j += 2;
+    if (j === i && r.length >= 2 * MAX_CRYPTO_FRAGMENTS) return -1;
+    this.ensureCapacity(end);
+    const buf = this.buf;
+    let cur = offset;
+    let copied = 0;
+    for (let k = i; k < j; k += 2) {
+      const s = r[k]!;
+      const e = r[k + 1]!;
+      if (s > cur) {
+        buf.set(data.subarray(cur - offset, s - offset), cur);
+        copied += s - cur;
+      }
+      if (e > cur) cur = e;
+    }
+    if (cur < end) {
+      buf.set(data.subarray(cur - offset, end - offset), cur);
+      copied += end - cur;
+    }
+    if (copied > 0) r.splice(i, j - i, j > i ? Math.min(offset, r[i]!) : offset, j > i ? Math.max(end, r[j - 1]!) : end);
+    return copied;
+  }
+
+  /** The contiguous bytes from offset 0 (empty when offset 0 is missing). A view: valid until the next add. */
+  prefix(): Uint8Array {
+    return this.ranges.length > 0 && this.ranges[0] === 0 ? this.buf.subarray(0, this.ranges[1]) : EMPTY;
+  }
+
+  /** Every range held, in offset order (views). */
+  pieces(): Array<{ start: number; data: Uint8Array }> {
+    const out: Array<{ start: number; data: Uint8Array }> = [];
+    for (let k = 0; k < this.ranges.length; k += 2) out.push({ start: this.ranges[k]!, data: this.buf.subarray(this.ranges[k], this.ranges[k + 1]) });
+    return out;
+  }
+
+  clear(): void {
+    this.buf = EMPTY;
+    this.ranges = [];
+  }
+
+  private ensureCapacity(end: number): void {
+    if (this.buf.length >= end) return;
+    let cap = Math.max(this.buf.length * 2, 2048);
+    while (cap < end) cap *= 2;
+    if (cap > MAX_CRYPTO_BYTES) cap = MAX_CRYPTO_BYTES;
+    const grown = new Uint8Array(cap);
+    grown.set(this.buf);
+    this.buf = grown;
   }
 }
 

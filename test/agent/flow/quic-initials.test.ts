@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { QuicInitialTable, MAX_CONNECTIONS, INITIAL_TIMEOUT_SEC } from '../../../agent/flow/quic-initials.js';
+import { CryptoStream, QuicInitialTable, MAX_CONNECTIONS, MAX_CRYPTO_BYTES, MAX_CRYPTO_FRAGMENTS, INITIAL_TIMEOUT_SEC } from '../../../agent/flow/quic-initials.js';
 import { Counters } from '../../../agent/stats.js';
 import type { Observation } from '../../../agent/observation.js';
 import { QUIC_V1, QUIC_V2, decodeQuicInitial } from '../../../agent/decode/quic-initial.js';
@@ -39,6 +39,81 @@ describe('quic-initials: test-side protection matches RFC 9001 A.2 byte for byte
     const payload = v1.block('A.2 client CRYPTO frame (then PADDING to a 1162-byte payload)');
     expect(protectInitial(payload, { dcid: DCID, pn: 2 }).toString('hex')).to.equal(v1.block('A.2 client protected packet').toString('hex'));
     expect(protectInitial(payload, { version: QUIC_V2, dcid: DCID, pn: 2 }).toString('hex')).to.equal(v2.block('A.2 client protected packet').toString('hex'));
+  });
+});
+
+/** Chunks [a, b) covering [0, len) cut at `cuts`, plus duplicates, shuffled by `rnd`. */
+function shuffledChunks(len: number, cuts: number[], dups: Array<[number, number]>, rnd: Iterable<number>): Array<[number, number]> {
+  const points = [0, ...[...new Set(cuts)].filter((c) => c > 0 && c < len).sort((a, b) => a - b), len];
+  const chunks: Array<[number, number]> = [];
+  for (let i = 0; i + 1 < points.length; i++) chunks.push([points[i]!, points[i + 1]!]);
+  for (const [a, l] of dups) chunks.push([a % len, Math.min(len, (a % len) + l)]);
+  const it = rnd[Symbol.iterator]();
+  for (let i = chunks.length - 1; i > 0; i--) {
+    const j = (it.next().value as number) % (i + 1);
+    [chunks[i], chunks[j]] = [chunks[j]!, chunks[i]!];
+  }
+  return chunks;
+}
+
+describe('quic-initials: CryptoStream', () => {
+  it('property: any permutation, split and duplication of the frames gives back exactly the stream', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 3000 }),
+        fc.array(fc.nat(3000), { maxLength: 30 }),
+        fc.array(fc.tuple(fc.nat(3000), fc.integer({ min: 1, max: 500 })), { maxLength: 6 }),
+        fc.infiniteStream(fc.nat()),
+        (bytes, cuts, dups, rnd) => {
+          const s = new CryptoStream();
+          for (const [a, b] of shuffledChunks(bytes.length, cuts, dups, rnd)) s.add(a, bytes.subarray(a, b));
+          expect(Buffer.from(s.prefix()).equals(Buffer.from(bytes))).to.equal(true);
+          expect(s.pieces()).to.have.length(1);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('property: with a gap, the pieces are exactly the byte ranges delivered', () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 50, maxLength: 2000 }),
+        fc.nat(),
+        fc.nat(),
+        fc.array(fc.nat(2000), { maxLength: 20 }),
+        fc.infiniteStream(fc.nat()),
+        (bytes, g1, g2, cuts, rnd) => {
+          const a = g1 % (bytes.length - 1);
+          const b = a + 1 + (g2 % (bytes.length - a - 1));
+          const s = new CryptoStream();
+          for (const [x, y] of shuffledChunks(bytes.length, cuts, [], rnd)) {
+            // drop [a, b): keep what lies outside
+            if (x < a) s.add(x, bytes.subarray(x, Math.min(y, a)));
+            if (y > b) s.add(Math.max(x, b), bytes.subarray(Math.max(x, b), y));
+          }
+          const want = [
+            ...(a > 0 ? [{ start: 0, hex: Buffer.from(bytes.subarray(0, a)).toString('hex') }] : []),
+            ...(b < bytes.length ? [{ start: b, hex: Buffer.from(bytes.subarray(b)).toString('hex') }] : []),
+          ];
+          expect(s.pieces().map((p) => ({ start: p.start, hex: Buffer.from(p.data).toString('hex') }))).to.deep.equal(want);
+          expect(s.prefix().length).to.equal(a);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('bounds: bytes past MAX_CRYPTO_BYTES are dropped; at most MAX_CRYPTO_FRAGMENTS ranges', () => {
+    const s = new CryptoStream();
+    expect(s.add(MAX_CRYPTO_BYTES - 2, Buffer.from('abcd'))).to.equal(2);
+    expect(s.capacity).to.equal(MAX_CRYPTO_BYTES);
+    expect(s.add(MAX_CRYPTO_BYTES + 10, Buffer.from('x'))).to.equal(0);
+    const f = new CryptoStream();
+    for (let i = 0; i < MAX_CRYPTO_FRAGMENTS; i++) expect(f.add(i * 10, Buffer.from('x'))).to.equal(1);
+    expect(f.add(MAX_CRYPTO_FRAGMENTS * 10, Buffer.from('x'))).to.equal(-1);
+    expect(f.add(1, Buffer.from('y'))).to.equal(1); // joins an existing range: accepted
+    expect(f.pieces()).to.have.length(MAX_CRYPTO_FRAGMENTS);
   });
 });
 
