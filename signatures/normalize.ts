@@ -13,8 +13,19 @@ export const MAX_NAME_LENGTH = 253;
 export const MAX_LABEL_LENGTH = 63;
 
 const DOT = 0x2e;
-const HYPHEN = 0x2d;
-const UNDERSCORE = 0x5f;
+
+// Character classes of ASCII, one table lookup per character.
+const INVALID = 0;
+const LABEL = 1; // a-z 0-9 - _
+const UPPER = 2; // A-Z
+const SEPARATOR = 3; // .
+const CHAR_CLASS = new Uint8Array(128);
+for (let c = 0x61; c <= 0x7a; c++) CHAR_CLASS[c] = LABEL;
+for (let c = 0x30; c <= 0x39; c++) CHAR_CLASS[c] = LABEL;
+CHAR_CLASS[0x2d] = LABEL;
+CHAR_CLASS[0x5f] = LABEL;
+for (let c = 0x41; c <= 0x5a; c++) CHAR_CLASS[c] = UPPER;
+CHAR_CLASS[DOT] = SEPARATOR;
 
 /**
  * Checks an ASCII name in place. Returns 0 when it is invalid, 1 when valid and
@@ -37,18 +48,18 @@ function scanAscii(name: string): number {
   let labelLen = 0;
   for (let i = 0; i < end; i++) {
     const c = name.charCodeAt(i);
-    if (c === DOT) {
+    const k = c < 0x80 ? CHAR_CLASS[c]! : INVALID;
+    if (k === LABEL) {
+      if (++labelLen > MAX_LABEL_LENGTH) return 0;
+    } else if (k === SEPARATOR) {
       if (labelLen === 0) return 0;
       labelLen = 0;
-      continue;
-    }
-    if (++labelLen > MAX_LABEL_LENGTH) return 0;
-    if ((c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39) || c === HYPHEN || c === UNDERSCORE) continue;
-    if (c >= 0x41 && c <= 0x5a) {
+    } else if (k === UPPER) {
+      if (++labelLen > MAX_LABEL_LENGTH) return 0;
       upper = true;
-      continue;
+    } else {
+      return 0; // anything else, including every non-ASCII code unit
     }
-    return 0; // anything else, including every non-ASCII code unit
   }
   if (labelLen === 0) return 0;
   return upper ? (trailingDot ? 4 : 2) : trailingDot ? 3 : 1;
