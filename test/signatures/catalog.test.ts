@@ -93,6 +93,19 @@ describe('signatures: the shipped catalog', () => {
       }
     });
 
+    it('the examples of issue 4: label boundaries and shared-infrastructure precision', () => {
+      const match = (n: string): string | null => catalog.matcher.match(n)?.service.id ?? null;
+      for (const n of ['notopenai.com', 'openai.com.evil.example', 'myclaude.ai.example.com', 'googleapis.com', 'storage.googleapis.com',
+        'www.google.com', 's3.us-east-1.amazonaws.com', 's3.eu-west-1.amazonaws.com', 'github.com']) {
+        expect(match(n), n).to.equal(null);
+      }
+      expect(match('a.b.chatgpt.com')).to.equal(match('chatgpt.com')).and.to.not.equal(null);
+      for (const n of ['generativelanguage.googleapis.com', 'aiplatform.googleapis.com', 'gemini.google.com', 'copilot.microsoft.com',
+        'myresource.openai.azure.com', 'bedrock-runtime.us-east-1.amazonaws.com', 'api.githubcopilot.com']) {
+        expect(match(n), n).to.not.equal(null);
+      }
+    });
+
     for (const file of ['lookalikes.tsv', 'shared-infra.tsv']) {
       it(`no name in ${file} matches anything`, () => {
         const hits = tsv(file).map((r) => r.domain!).filter((d) => catalog.matcher.match(d) !== null)
