@@ -38,6 +38,13 @@ export const MAX_CRYPTO_BYTES = 16384;
 export const MAX_TOTAL_CRYPTO_BYTES = 8 * 1024 * 1024;
 /** Disjoint CRYPTO fragments kept per connection. */
 export const MAX_CRYPTO_FRAGMENTS = 64;
+/**
+ * RFC 9000 14.1: a client pads every UDP datagram carrying an Initial to at least
+ * 1200 bytes (and servers drop smaller ones), so a smaller datagram from an
+ * unknown flow is not a client's first flight: it is counted, not decrypted —
+ * which also bounds the key-derivation work junk traffic can cause.
+ */
+export const MIN_CLIENT_INITIAL_DATAGRAM = 1200;
 /** Seconds after its first Initial by which a connection's ClientHello must be whole; then it is reported as it is. */
 export const INITIAL_TIMEOUT_SEC = 5;
 /** Seconds a reported connection is remembered (so retransmissions are not reported again), after its last packet. */
@@ -173,6 +180,10 @@ export class QuicInitialTable {
     if (conn !== undefined && conn.done) {
       conn.lastSec = nowSec;
       this.counters.inc('quic.initial_after_hello');
+      return;
+    }
+    if (conn === undefined && p.length < MIN_CLIENT_INITIAL_DATAGRAM && !this.byFlow.has(flowKey)) {
+      this.counters.inc('quic.short_initial_datagram');
       return;
     }
     let payload: Uint8Array;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { CryptoStream, QuicInitialTable, MAX_CONNECTIONS, MAX_CRYPTO_BYTES, MAX_CRYPTO_FRAGMENTS, INITIAL_TIMEOUT_SEC } from '../../../agent/flow/quic-initials.js';
+import { CryptoStream, QuicInitialTable, MAX_CONNECTIONS, MIN_CLIENT_INITIAL_DATAGRAM, MAX_CRYPTO_BYTES, MAX_CRYPTO_FRAGMENTS, INITIAL_TIMEOUT_SEC } from '../../../agent/flow/quic-initials.js';
 import { Counters } from '../../../agent/stats.js';
 import type { Observation } from '../../../agent/observation.js';
 import { QUIC_V1, QUIC_V2, decodeQuicInitial } from '../../../agent/decode/quic-initial.js';
@@ -236,11 +236,23 @@ describe('quic-initials: QuicInitialTable', () => {
     expect(counters.get('quic.undecryptable')).to.equal(0);
   });
 
-  it('a server Initial with no client seen is counted undecryptable', () => {
+  it('a server Initial with no client seen: too short for a client Initial datagram, or (padded) undecryptable', () => {
     const { t, out, counters } = table();
-    t.onDatagram(udp(v1.block('A.3 server protected packet'), { src: [192, 0, 2, 7], srcPort: 443, dst: [10, 0, 0, 2], dstPort: 50000 }));
+    const server = v1.block('A.3 server protected packet');
+    const from = { src: [192, 0, 2, 7], srcPort: 443, dst: [10, 0, 0, 2], dstPort: 50000 };
+    t.onDatagram(udp(server, from));
+    expect(counters.get('quic.short_initial_datagram')).to.equal(1);
+    t.onDatagram(udp(Buffer.concat([server, Buffer.alloc(MIN_CLIENT_INITIAL_DATAGRAM)]), from));
     expect(counters.get('quic.undecryptable')).to.equal(1);
     expect(out).to.have.length(0);
+  });
+
+  it('IPv6 client: endpoints in RFC 5952 text', () => {
+    const { t, out } = table();
+    const src = [0xfd, 0x99, ...Array(13).fill(0), 1];
+    const dst = [0x20, 0x01, 0x0d, 0xb8, ...Array(11).fill(0), 7];
+    t.onDatagram(udp(v1.block('A.2 client protected packet'), { src, dst }));
+    expect(hello(out[0]).at).to.deep.include({ ipVersion: 6, srcIp: 'fd99::1', dstIp: '2001:db8::7' });
   });
 
   it('a client Initial to the server-chosen DCID opens with the original DCID keys (same connection)', () => {
@@ -271,7 +283,7 @@ describe('quic-initials: QuicInitialTable', () => {
     const initial = protectInitial(cryptoFrame(0, CH), { dcid: DCID, pn: 0, minSize: 0 });
     // 0-RTT long header: type bits 01 (v1), DCID, empty SCID, Length 40, 40 bytes
     const zeroRtt = Buffer.concat([Buffer.from([0xd1, 0, 0, 0, 1, 8]), DCID, Buffer.from([0, 0x40, 40]), Buffer.alloc(40, 0xaa)]);
-    expect(t.onDatagram(udp(Buffer.concat([initial, zeroRtt, Buffer.alloc(300)])))).to.equal(true);
+    expect(t.onDatagram(udp(Buffer.concat([initial, zeroRtt, Buffer.alloc(1200)])))).to.equal(true);
     expect(counters.get('quic.skipped_0rtt')).to.equal(1);
     expect(hello(out[0]).hello?.serverName).to.equal('example.com');
   });
@@ -301,7 +313,7 @@ describe('quic-initials: QuicInitialTable', () => {
     for (let i = 0; i <= MAX_CONNECTIONS; i++) {
       const dcid = Buffer.alloc(8);
       dcid.writeUInt32BE(i, 4);
-      t.onDatagram(udp(protectInitial(prefix, { dcid, pn: 0, minSize: 0 }), { srcPort: 1024 + (i % 60000) }));
+      t.onDatagram(udp(protectInitial(prefix, { dcid, pn: 0 }), { srcPort: 1024 + (i % 60000) }));
     }
     expect(t.size).to.equal(MAX_CONNECTIONS);
     expect(counters.get('quic.connection_evicted')).to.equal(1);
