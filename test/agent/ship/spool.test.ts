@@ -1,0 +1,341 @@
+import { expect } from 'chai';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
+import fc from 'fast-check';
+import { FRAME_HEADER_BYTES, FRAME_MAGIC, Spool, SpoolError, type SpoolOptions } from '../../../agent/ship/spool.js';
+import type { UmbraEvent } from '../../../agent/event.js';
+import { mkEvent, tempDir } from '../../helpers/ship.js';
+
+const AGENT = 'gw-1';
+
+function segFiles(dir: string): string[] {
+  return readdirSync(dir).filter((n) => n.endsWith('.spool')).sort();
+}
+
+function readAll(s: Spool): { seq: number; ev: UmbraEvent }[] {
+  return s.readBatch(1e9, 1e12).map((r) => ({ seq: r.seq, ev: JSON.parse(r.json.toString('utf8')) as UmbraEvent }));
+}
+
+/** Byte offsets of the frames in a segment file, found from the length fields (an independent walk). */
+function frameOffsets(path: string): number[] {
+  const b = readFileSync(path);
+  const out: number[] = [];
+  for (let off = 0; off + FRAME_HEADER_BYTES <= b.length; off += FRAME_HEADER_BYTES + b.readUInt32BE(off + 2)) {
+    expect(b.readUInt16BE(off)).to.equal(FRAME_MAGIC);
+    out.push(off);
+  }
+  return out;
+}
+
+describe('agent/ship/spool', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  const open = (o: Partial<SpoolOptions> = {}): Spool => Spool.open({ dir: tmp.dir, agentId: AGENT, fsync: 'never', ...o });
+  beforeEach(() => {
+    tmp = tempDir();
+  });
+  afterEach(() => tmp.remove());
+
+  it('round-trips events in order with event.id = agent:seq and observer.id', () => {
+    const s = open();
+    const sent: UmbraEvent[] = [];
+    for (let i = 0; i < 50; i++) {
+      const e = mkEvent(i);
+      if (i % 2) e.observer = { name: 'gateway one' };
+      expect(s.append(e)).to.equal(i + 1);
+      sent.push(structuredClone(e));
+    }
+    const got = readAll(s);
+    expect(got.map((g) => g.seq)).to.deep.equal(sent.map((_, i) => i + 1));
+    expect(got.map((g) => g.ev)).to.deep.equal(sent);
+    expect(got[7]!.ev.event.id).to.equal('gw-1:8');
+    expect(got[7]!.ev.observer).to.deep.equal({ id: 'gw-1', name: 'gateway one' });
+    expect(got[8]!.ev.observer).to.deep.equal({ id: 'gw-1' });
+    // Frames on disk: magic, length, CRC of seq + payload, seq — checked independently.
+    const file = join(tmp.dir, segFiles(tmp.dir)[0]!);
+    expect(segFiles(tmp.dir)[0]).to.equal('segment-00000000000000000001.spool');
+    const b = readFileSync(file);
+    const off = frameOffsets(file)[2]!;
+    const len = b.readUInt32BE(off + 2);
+    expect(b.readUInt32BE(off + 6)).to.equal(crc32(b.subarray(off + 10, off + FRAME_HEADER_BYTES + len)));
+    expect(Number(b.readBigUInt64BE(off + 10))).to.equal(3);
+    expect(JSON.parse(b.subarray(off + FRAME_HEADER_BYTES, off + FRAME_HEADER_BYTES + len).toString())).to.deep.equal(sent[2]);
+    s.close();
+  });
+
+  it('readBatch respects maxEvents and maxBytes, returns an oversize first event alone, does not consume', () => {
+    const s = open();
+    for (let i = 0; i < 10; i++) s.append(mkEvent(i));
+    const one = s.readBatch(1e9, 1e12)[0]!.json.length;
+    expect(s.readBatch(3, 1e9).map((r) => r.seq)).to.deep.equal([1, 2, 3]);
+    expect(s.readBatch(100, one * 4).map((r) => r.seq)).to.deep.equal([1, 2, 3, 4]);
+    expect(s.readBatch(100, 1).map((r) => r.seq)).to.deep.equal([1]);
+    s.ack(2);
+    expect(s.readBatch(3, 1e9).map((r) => r.seq)).to.deep.equal([3, 4, 5]);
+    expect(s.readBatch(3, 1e9).map((r) => r.seq)).to.deep.equal([3, 4, 5]);
+    s.ack(10);
+    expect(s.readBatch(3, 1e9)).to.deep.equal([]);
+    expect(() => s.ack(11)).to.throw(RangeError);
+    s.close();
+  });
+
+  it('restart recovers the sequence and the unacknowledged events', () => {
+    let s = open();
+    for (let i = 1; i <= 10; i++) s.append(mkEvent(i));
+    s.ack(4);
+    s.close();
+    s = open();
+    expect(s.nextSeq).to.equal(11);
+    expect(s.ackedSeq).to.equal(4);
+    expect(readAll(s).map((g) => g.ev.dns!.question.name)).to.deep.equal([5, 6, 7, 8, 9, 10].map((i) => `q${i}.example`));
+    expect(s.append(mkEvent(11))).to.equal(11);
+    s.ack(11);
+    s.close();
+    // Everything acknowledged and its segments deleted: the sequence still continues.
+    s = open();
+    expect(s.nextSeq).to.equal(12);
+    expect(readAll(s)).to.deep.equal([]);
+    expect(s.append(mkEvent(12))).to.equal(12);
+    s.close();
+  });
+
+  it('rotates segments by size and deletes only fully acknowledged ones', () => {
+    const s = open({ segmentBytes: 1000, maxBytes: 100_000 });
+    for (let i = 1; i <= 40; i++) s.append(mkEvent(i));
+    const files = segFiles(tmp.dir);
+    expect(files.length).to.be.greaterThan(3);
+    for (const f of files) expect(statSync(join(tmp.dir, f)).size).to.be.at.most(1000);
+    // Each file is named by the sequence of its first frame.
+    for (const f of files) {
+      const b = readFileSync(join(tmp.dir, f));
+      expect(Number(b.readBigUInt64BE(10))).to.equal(Number(f.slice(8, 28)));
+    }
+    const second = Number(files[1]!.slice(8, 28));
+    s.ack(second - 2);
+    expect(segFiles(tmp.dir)).to.deep.equal(files);
+    s.ack(second - 1);
+    expect(segFiles(tmp.dir)).to.deep.equal(files.slice(1));
+    expect(s.bytes).to.equal(files.slice(1).reduce((n, f) => n + statSync(join(tmp.dir, f)).size, 0));
+    s.ack(40);
+    // Fully acknowledged: one fresh, empty segment remains, named by the next sequence.
+    expect(segFiles(tmp.dir)).to.deep.equal(['segment-00000000000000000041.spool']);
+    expect(s.bytes).to.equal(0);
+    expect(readFileSync(join(tmp.dir, 'ack'), 'utf8')).to.equal('umbra-spool-ack 1 40\n');
+    s.close();
+  });
+
+  it('truncates a torn last frame at open and continues the sequence after the last valid one', () => {
+    let s = open();
+    for (let i = 1; i <= 5; i++) s.append(mkEvent(i));
+    s.close();
+    const file = join(tmp.dir, segFiles(tmp.dir)[0]!);
+    const good = statSync(file).size;
+    // A write cut short: the first 30 bytes of what frame 6 would be.
+    const b = readFileSync(file);
+    const first = b.subarray(0, FRAME_HEADER_BYTES + b.readUInt32BE(2));
+    appendFileSync(file, first.subarray(0, 30));
+    s = open();
+    expect(statSync(file).size).to.equal(good);
+    expect(s.counters.get('spool.torn_frames')).to.equal(1);
+    expect(s.counters.get('spool.torn_bytes')).to.equal(30);
+    expect(s.nextSeq).to.equal(6);
+    expect(s.append(mkEvent(6))).to.equal(6);
+    expect(readAll(s).map((g) => g.seq)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+    expect(s.counters.get('spool.corrupt_frames')).to.equal(0);
+    s.close();
+  });
+
+  it('a torn header (fewer bytes than a header) is truncated too', () => {
+    let s = open();
+    s.append(mkEvent(1));
+    s.close();
+    const file = join(tmp.dir, segFiles(tmp.dir)[0]!);
+    appendFileSync(file, Buffer.from([0xf5, 0xa9, 0, 0]));
+    s = open();
+    expect(s.counters.get('spool.torn_bytes')).to.equal(4);
+    expect(readAll(s).map((g) => g.seq)).to.deep.equal([1]);
+    s.close();
+  });
+
+  for (const [what, at] of [
+    ['payload byte', (off: number) => off + FRAME_HEADER_BYTES + 5],
+    ['magic', (off: number) => off],
+    ['length field', (off: number) => off + 2],
+    ['crc field', (off: number) => off + 8],
+    ['sequence field', (off: number) => off + 17],
+  ] as const) {
+    it(`a flipped ${what} in the middle: that frame is skipped and counted once, the rest delivered`, () => {
+      let s = open();
+      for (let i = 1; i <= 10; i++) s.append(mkEvent(i));
+      s.close();
+      const file = join(tmp.dir, segFiles(tmp.dir)[0]!);
+      const b = readFileSync(file);
+      const pos = at(frameOffsets(file)[3]!);
+      b[pos] = b[pos]! ^ 0x40;
+      writeFileSync(file, b);
+      s = open();
+      expect(s.nextSeq).to.equal(11);
+      expect(s.counters.get('spool.torn_frames')).to.equal(0);
+      expect(readAll(s).map((g) => g.seq)).to.deep.equal([1, 2, 3, 5, 6, 7, 8, 9, 10]);
+      expect(s.counters.get('spool.corrupt_frames')).to.equal(1);
+      // Reading again (nothing acknowledged) does not count it twice.
+      expect(readAll(s).length).to.equal(9);
+      s.ack(2);
+      expect(readAll(s).map((g) => g.seq)).to.deep.equal([3, 5, 6, 7, 8, 9, 10]);
+      s.ack(10);
+      expect(s.counters.get('spool.corrupt_frames')).to.equal(1);
+      s.close();
+    });
+  }
+
+  it('corruption in an older segment and at its end is skipped; reading goes on into the next segment', () => {
+    let s = open({ segmentBytes: 3000, maxBytes: 100_000 });
+    for (let i = 1; i <= 30; i++) s.append(mkEvent(i));
+    s.close();
+    const files = segFiles(tmp.dir);
+    expect(files.length).to.be.greaterThan(2);
+    const f0 = join(tmp.dir, files[0]!);
+    const offs = frameOffsets(f0);
+    expect(offs.length).to.be.greaterThan(3);
+    const b = readFileSync(f0);
+    b[offs[1]! + FRAME_HEADER_BYTES + 3] ^= 1;
+    b[offs[offs.length - 1]! + FRAME_HEADER_BYTES + 3] ^= 1; // last frame of a non-last segment
+    writeFileSync(f0, b);
+    s = open({ segmentBytes: 3000, maxBytes: 100_000 });
+    const seqs = readAll(s).map((g) => g.seq);
+    const lost = [2, offs.length];
+    expect(seqs).to.deep.equal(Array.from({ length: 30 }, (_, i) => i + 1).filter((q) => !lost.includes(q)));
+    expect(s.counters.get('spool.corrupt_frames')).to.equal(2);
+    s.close();
+  });
+
+  it('spool full: the new event is dropped and counted; exactly the dropped ones are missing', () => {
+    const s = open({ segmentBytes: 2000, maxBytes: 6000 });
+    const kept: string[] = [];
+    let nulls = 0;
+    for (let i = 0; i < 200; i++) {
+      const seq = s.append(mkEvent(i));
+      if (seq === null) nulls++;
+      else kept.push(`q${i}.example`);
+    }
+    expect(nulls).to.be.greaterThan(100);
+    expect(s.counters.get('spool.dropped')).to.equal(nulls);
+    expect(s.bytes).to.be.at.most(6000);
+    const got = readAll(s);
+    expect(got.map((g) => g.ev.dns!.question.name)).to.deep.equal(kept);
+    // Sequences have no gaps: a dropped event does not use one up.
+    expect(got.map((g) => g.seq)).to.deep.equal(kept.map((_, i) => i + 1));
+    // Acknowledging frees whole segments, and appends succeed again.
+    s.ack(got[got.length - 1]!.seq);
+    expect(s.append(mkEvent('after'))).to.equal(kept.length + 1);
+    s.close();
+  });
+
+  it('an event larger than MAX_RECORD_BYTES is refused and counted', () => {
+    const s = open({ maxBytes: 4 * 1024 * 1024, segmentBytes: 2 * 1024 * 1024 });
+    expect(s.append(mkEvent('big', 1024 * 1024 + 10))).to.equal(null);
+    expect(s.counters.get('spool.rejected_too_large')).to.equal(1);
+    expect(s.append(mkEvent('ok', 512 * 1024))).to.equal(1);
+    expect(readAll(s)[0]!.ev.dns!.question.name.length).to.be.greaterThan(512 * 1024);
+    s.close();
+  });
+
+  it('one process at a time: a live owner blocks, a dead owner\'s lock is taken over', () => {
+    const s = open();
+    expect(() => open()).to.throw(SpoolError, /already open/);
+    s.close();
+    writeFileSync(join(tmp.dir, 'lock'), '1\n'); // pid 1 is alive
+    expect(() => open()).to.throw(SpoolError, /in use by process 1/);
+    writeFileSync(join(tmp.dir, 'lock'), '999999999\n');
+    const t = open();
+    expect(t.counters.get('spool.stale_lock')).to.equal(1);
+    t.close();
+    expect(existsSync(join(tmp.dir, 'lock'))).to.equal(false);
+  });
+
+  it('an unreadable ack pointer replays from the oldest segment (safe: ids are deterministic)', () => {
+    let s = open();
+    for (let i = 1; i <= 3; i++) s.append(mkEvent(i));
+    s.ack(2);
+    s.close();
+    writeFileSync(join(tmp.dir, 'ack'), 'garbage');
+    s = open();
+    expect(s.counters.get('spool.ack_file_invalid')).to.equal(1);
+    expect(readAll(s).map((g) => g.seq)).to.deep.equal([1, 2, 3]);
+    expect(s.nextSeq).to.equal(4);
+    s.close();
+  });
+
+  it('fsync policies always and interval work', async () => {
+    let s = open({ fsync: 'always' });
+    s.append(mkEvent(1));
+    s.ack(1);
+    s.close();
+    s = open({ fsync: 'interval', fsyncIntervalMs: 5 });
+    s.append(mkEvent(2));
+    await new Promise((r) => setTimeout(r, 20));
+    s.close();
+    s = open();
+    expect(readAll(s).map((g) => g.seq)).to.deep.equal([2]);
+    s.close();
+  });
+
+  it('property: any sequence of appends, reads, acks and restarts matches a model', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.oneof(
+            fc.record({ op: fc.constant('append' as const), pad: fc.nat(300) }),
+            fc.record({ op: fc.constant('ack' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }) }),
+            fc.record({ op: fc.constant('read' as const), n: fc.integer({ min: 1, max: 20 }) }),
+            fc.record({ op: fc.constant('restart' as const) }),
+          ),
+          { maxLength: 80 },
+        ),
+        (ops) => {
+          const t = tempDir();
+          const o = { dir: t.dir, agentId: AGENT, fsync: 'never' as const, segmentBytes: 700, maxBytes: 5000 };
+          let s = Spool.open(o);
+          const model: { seq: number; name: string }[] = [];
+          let next = 1;
+          let acked = 0;
+          let dropped = 0;
+          let k = 0;
+          try {
+            for (const op of ops) {
+              if (op.op === 'append') {
+                const seq = s.append(mkEvent(k, op.pad));
+                if (seq === null) dropped++;
+                else {
+                  expect(seq).to.equal(next++);
+                  model.push({ seq, name: mkEvent(k, op.pad).dns!.question.name });
+                }
+                k++;
+              } else if (op.op === 'ack') {
+                const upto = acked + Math.floor(op.frac * (next - 1 - acked));
+                if (upto > acked) {
+                  s.ack(upto);
+                  acked = upto;
+                }
+              } else if (op.op === 'read') {
+                const got = s.readBatch(op.n, 1e9).map((r) => ({ seq: r.seq, name: (JSON.parse(r.json.toString()) as UmbraEvent).dns!.question.name }));
+                expect(got).to.deep.equal(model.filter((m) => m.seq > acked).slice(0, op.n));
+              } else {
+                s.close();
+                s = Spool.open(o);
+                expect(s.nextSeq).to.equal(next);
+              }
+              expect(s.bytes).to.be.at.most(5000);
+              expect(s.counters.get('spool.dropped')).to.equal(dropped);
+            }
+            expect(readAll(s).map((g) => g.seq)).to.deep.equal(model.filter((m) => m.seq > acked).map((m) => m.seq));
+          } finally {
+            s.close();
+            t.remove();
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
