@@ -1,6 +1,7 @@
 // `umbra signatures list|test|validate|stats`: look at, try and check the
 // AI-service catalog (signatures/). Errors for people are UmbraError; validate
 // prints every issue as `file:line: /json/path: message` and exits 1 on errors.
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UmbraError } from '../common/errors.js';
 import { loadCatalog, shippedDataDir, type Catalog } from '../signatures/loader.js';
@@ -43,16 +44,18 @@ List the catalog's services: id, name, vendor, category and patterns.
 
 For each host name: the service, the rule that matched and the endpoint kind,
 or "no match". Names are normalised first (case, trailing dot, IDNA).
+NAME '-' reads names from standard input, one per line.
   --format F       table (default) or json`,
-  validate: `usage: umbra signatures validate [--extra-dir DIR]... [DIR]
+  validate: `usage: umbra signatures validate [--extra-dir DIR]... [--format text|json] [DIR]
 
 Check the catalog: YAML syntax, the schema (unknown keys, missing values,
 sources), duplicate ids, the same pattern in two services, patterns that can
 never match, and patterns that are or cover shared infrastructure. DIR checks
 that directory on its own instead of the shipped catalog; --extra-dir checks
 an organisation's directory merged over it, as Umbra loads them.
-Prints one line per issue (file:line: /json/path: message) and exits 1 when
-there is any error (warnings alone exit 0).`,
+Prints one line per issue (file:line: /json/path: message), or with
+--format json a list of {file, line, path, severity, message}, and exits 1
+when there is any error (warnings alone exit 0).`,
   stats: `usage: umbra signatures stats [--format table|json]
 
 Counts: services by category, by vendor and by region of the headquarters
@@ -132,8 +135,9 @@ async function test(argv: string[]): Promise<number> {
   if (values.help) return help('test');
   const fmt = format(values.format);
   if (positionals.length === 0) throw new UmbraError('UMBRA_E_USAGE', `name at least one host name\n${HELP.test}`);
+  const names = positionals.flatMap((p) => (p === '-' ? readFileSync(0, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l.length > 0) : [p]));
   const catalog = catalogFrom(values);
-  const results = positionals.map((name) => {
+  const results = names.map((name) => {
     const normalized = normalizeName(name);
     const m = normalized === null ? null : catalog.matcher.matchNormalized(normalized);
     return { name, normalized, m };
@@ -155,14 +159,20 @@ async function test(argv: string[]): Promise<number> {
 }
 
 async function validate(argv: string[]): Promise<number> {
-  const { values, positionals } = parse('validate', argv);
+  const { values, positionals } = parse('validate', argv, { format: { type: 'string' } });
   if (values.help) return help('validate');
+  const asJson = values.format === 'json';
+  if (values.format !== undefined && values.format !== 'json' && values.format !== 'text') throw new UmbraError('UMBRA_E_USAGE', `--format must be text or json (got '${String(values.format)}')`);
   if (positionals.length > 1) throw new UmbraError('UMBRA_E_USAGE', `validate takes at most one directory\n${HELP.validate}`);
   const base = positionals[0] ?? (values['data-dir'] as string | undefined) ?? shippedDataDir();
   const dirs = [base, ...((values['extra-dir'] as string[] | undefined) ?? [])];
   const { issues, entries, files } = validateDirs(dirs);
-  for (const i of issues) out(formatIssue(i));
   const errors = issues.filter((i) => i.severity === 'error').length;
+  if (asJson) {
+    out(JSON.stringify(issues.map((i) => ({ file: displayPath(i.file), line: i.line ?? null, path: i.path, severity: i.severity, message: i.message })), null, 2));
+    return errors ? 1 : 0;
+  }
+  for (const i of issues) out(formatIssue(i));
   const warnings = issues.length - errors;
   const patterns = entries.reduce((n, e) => n + patternsOf(e.service).length, 0);
   out(`${dirs.map(displayPath).join(' + ')}: ${files.length} files, ${entries.length} services, ${patterns} patterns: ${errors} error${errors === 1 ? '' : 's'}, ${warnings} warning${warnings === 1 ? '' : 's'}`);

@@ -9,7 +9,10 @@ const UMBRA = join(ROOT, 'bin', 'umbra.js');
 const GOOD = fixture('signatures', 'good');
 
 function umbra(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [UMBRA, 'signatures', ...args], { encoding: 'utf8', cwd: ROOT });
+  return umbraIn('', ...args);
+}
+function umbraIn(input: string, ...args: string[]): { status: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [UMBRA, 'signatures', ...args], { encoding: 'utf8', cwd: ROOT, input });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -57,6 +60,20 @@ describe('umbra signatures', () => {
     const j = JSON.parse(r.stdout) as { name: string; match: { service: string; rule: string; kind: string } | null }[];
     expect(j[0]!.match).to.include({ service: 'ex-api', rule: 'api.example-ai.test', kind: 'api' });
     expect(j[1]!.match).to.equal(null);
+  });
+
+  it('test - reads names from standard input', () => {
+    const r = umbraIn('api.example-ai.test\n\nexample.org\r\n', 'test', '--data-dir', GOOD, '--format', 'json', '-');
+    expect(r.status).to.equal(0);
+    const j = JSON.parse(r.stdout) as { name: string; match: { service: string } | null }[];
+    expect(j.map((x) => [x.name, x.match?.service ?? null])).to.deep.equal([['api.example-ai.test', 'ex-api'], ['example.org', null]]);
+  });
+
+  it('validate --format json lists issues with file, line, path and severity', () => {
+    const r = umbra('validate', '--format', 'json', fixture('signatures', 'broken'));
+    expect(r.status).to.equal(1);
+    const j = JSON.parse(r.stdout) as { file: string; line: number | null; path: string; severity: string; message: string }[];
+    expect(j).to.deep.include({ file: 'test/fixtures/signatures/broken/schema.yaml', line: 6, path: '/services/0/categroy', severity: 'error', message: "unknown key 'categroy'" });
   });
 
   it('list: filters by category, as an aligned table or as JSON', () => {
