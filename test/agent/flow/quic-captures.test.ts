@@ -8,7 +8,7 @@ import { QuicInitialTable } from '../../../agent/flow/quic-initials.js';
 import { Counters } from '../../../agent/stats.js';
 import type { Observation } from '../../../agent/observation.js';
 import { decodeQuicInitial } from '../../../agent/decode/quic-initial.js';
-import { cryptoFrames } from '../../../agent/decode/quic-frames.js';
+import { cryptoFrames, decodeInitialFrames } from '../../../agent/decode/quic-frames.js';
 import { readPcapL4 } from '../../helpers/pcap-l4.js';
 import { fixture } from '../../helpers/root.js';
 
@@ -48,8 +48,8 @@ function tsharkAvailable(): boolean {
 }
 
 describe('quic captures: real clients', () => {
-  it('EXPECTED.tsv covers the four captures', () => {
-    expect(captures).to.have.members(['ngtcp2-v1-handshake.pcap', 'chromium-v1-split.pcap', 'chromium-v2-split.pcap', 'chromium-v1-gap-icmp.pcap']);
+  it('EXPECTED.tsv covers the five captures', () => {
+    expect(captures).to.have.members(['ngtcp2-v1-handshake.pcap', 'chromium-v1-split.pcap', 'chromium-v2-split.pcap', 'chromium-v1-gap-icmp.pcap', 'chromium-v1-dropped.pcap']);
   });
 
   for (const capture of captures) {
@@ -89,6 +89,35 @@ describe('quic captures: real clients', () => {
     expect(counters.get('quic.initial')).to.equal(3);
     expect(counters.get('quic.hello_partial_named_after_gap')).to.equal(3);
     expect(counters.get('quic.undecryptable')).to.equal(0);
+  });
+
+  it('chromium-v1-dropped: retransmissions cut at new, overlapping offsets; any covering subset, in any order, gives the same hello', () => {
+    const want = rows.find((r) => r.capture === 'chromium-v1-dropped.pcap')!;
+    const initials = readPcapL4(`${DIR}/chromium-v1-dropped.pcap`).filter((p) => p.dstPort === 443);
+    const cuts = initials.map((p) => cryptoFrames(decodeQuicInitial(p.payload, 0).value.payload, 0).map((c) => `${c.offset}+${c.data.length}`).sort().join());
+    expect(new Set(cuts.filter((c) => c)).size).to.equal(5); // every (re)transmission cuts the stream differently
+    const lastIsClose = decodeInitialFrames(decodeQuicInitial(initials[initials.length - 1]!.payload, 0).value.payload, 0).value.some((f) => f.type === 'connection-close');
+    expect(lastIsClose).to.equal(true);
+    const covering: number[][] = [];
+    const n = initials.length;
+    for (let mask = 1; mask < 1 << n; mask++) {
+      const pick = [...Array(n).keys()].filter((i) => mask & (1 << i));
+      const counters = new Counters();
+      const out: Observation[] = [];
+      const t = new QuicInitialTable(counters, (o) => out.push(o));
+      // reversed order as well as capture order
+      for (const i of mask % 2 ? pick : [...pick].reverse()) t.onDatagram(initials[i]!);
+      t.flush();
+      const o = out[0];
+      if (o?.action !== 'quic-initial') throw new Error('no observation');
+      if (o.hello?.complete) {
+        covering.push(pick);
+        expect(o.hello.serverName).to.equal(want.sni);
+        expect(o.hello.ja4).to.equal(want.ja4);
+      } else expect([want.sni, null]).to.include(o.hello?.serverName ?? null); // a partial hello never names anything else
+    }
+    // e.g. {pn 1, pn 6}, {pn 4, pn 6}, {pn 2, pn 8}: halves from different transmissions
+    expect(covering.some((c) => c.length === 2 && !(c[0] === 0 && c[1] === 1))).to.equal(true);
   });
 
   it('chromium-v2-split: the server\'s Version Negotiation packets are counted, not taken', () => {
