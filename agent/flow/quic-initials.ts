@@ -97,8 +97,9 @@ export class QuicInitialTable {
 
   /**
    * Takes a UDP datagram; true when it was a QUIC long-header datagram of a
-   * version we know (whatever became of it, counted), false to let other
-   * decoders have it. Unknown versions that look like QUIC are counted.
+   * version we know, or a Version Negotiation (whatever became of it, counted),
+   * false to let other decoders have it. Unknown versions that look like QUIC
+   * (long header, connection ID lengths that fit) are counted and left.
    */
   onDatagram(pkt: L4Packet): boolean {
     if (pkt.transport !== 'udp') return false;
@@ -106,7 +107,13 @@ export class QuicInitialTable {
     if (p.length < 7 || (p[0]! & 0x80) === 0) return false;
     const version = ((p[1]! << 24) | (p[2]! << 16) | (p[3]! << 8) | p[4]!) >>> 0;
     if (!isKnownQuicVersion(version)) {
-      if (plausibleLongHeader(p)) this.counters.inc(version === 0 ? 'quic.version_negotiation' : 'quic.unknown_version');
+      if (!plausibleLongHeader(p)) return false;
+      if (version === 0) {
+        // A server's Version Negotiation (RFC 9000 17.2.1): QUIC, nothing to read.
+        this.counters.inc('quic.version_negotiation');
+        return true;
+      }
+      this.counters.inc('quic.unknown_version');
       return false;
     }
     if ((p[0]! & 0x40) === 0) return false;

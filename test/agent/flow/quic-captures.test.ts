@@ -4,7 +4,9 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { QuicInitialTable } from '../../../agent/flow/quic-initials.js';
+import fc from 'fast-check';
+import { CryptoStream, QuicInitialTable } from '../../../agent/flow/quic-initials.js';
+import { cryptoFrame, protectInitial, udp } from './quic-build.js';
 import { Counters } from '../../../agent/stats.js';
 import type { Observation } from '../../../agent/observation.js';
 import { decodeQuicInitial } from '../../../agent/decode/quic-initial.js';
@@ -124,6 +126,62 @@ describe('quic captures: real clients', () => {
     const { counters } = run('chromium-v2-split.pcap');
     expect(counters.get('quic.version_negotiation')).to.be.greaterThan(0);
     expect(counters.get('quic.hello_complete')).to.equal(2);
+  });
+
+  it('property: Chromium\'s real ClientHello (claude.ai), CRYPTO frames split anywhere, duplicated and shuffled over any number of Initials → tshark\'s SNI and JA4', () => {
+    const want = rows.find((r) => r.capture === 'chromium-v1-split.pcap')!;
+    const initials = readPcapL4(`${DIR}/chromium-v1-split.pcap`).filter((p) => p.dstPort === 443 && p.payload.length >= 1200 && (p.payload[0]! & 0xf0) === 0xc0);
+    const stream = new CryptoStream();
+    for (const p of initials.slice(0, 2)) for (const c of cryptoFrames(decodeQuicInitial(p.payload, 0).value.payload, 0)) stream.add(c.offset, c.data);
+    const ch = Buffer.from(stream.prefix());
+    expect(ch.length).to.equal(4 + ch.readUIntBE(1, 3)); // whole ClientHello
+    const dcid = Buffer.from('00112233445566778899', 'hex');
+    fc.assert(
+      fc.property(
+        fc.array(fc.nat(ch.length), { maxLength: 25 }),
+        fc.array(fc.tuple(fc.nat(ch.length - 1), fc.integer({ min: 1, max: 400 })), { maxLength: 4 }),
+        fc.infiniteStream(fc.nat()),
+        fc.integer({ min: 300, max: 1100 }),
+        (cuts, dups, rnd, perPacket) => {
+          const points = [0, ...[...new Set(cuts)].filter((c) => c > 0 && c < ch.length).sort((a, b) => a - b), ch.length];
+          const chunks: Array<[number, number]> = [];
+          for (let i = 0; i + 1 < points.length; i++) {
+            // a frame never larger than a packet holds
+            for (let a = points[i]!; a < points[i + 1]!; a += 1000) chunks.push([a, Math.min(points[i + 1]!, a + 1000)]);
+          }
+          for (const [a, l] of dups) chunks.push([a, Math.min(ch.length, a + l)]);
+          const it = rnd[Symbol.iterator]();
+          for (let i = chunks.length - 1; i > 0; i--) {
+            const j = (it.next().value as number) % (i + 1);
+            [chunks[i], chunks[j]] = [chunks[j]!, chunks[i]!];
+          }
+          const out: Observation[] = [];
+          const t = new QuicInitialTable(new Counters(), (o) => out.push(o));
+          let frames: Buffer[] = [];
+          let size = 0;
+          let pn = 0;
+          const send = () => {
+            if (frames.length) t.onDatagram(udp(protectInitial(Buffer.concat(frames), { dcid, pn: pn++ })));
+            frames = [];
+            size = 0;
+          };
+          for (const [a, b] of chunks) {
+            const f = cryptoFrame(a, ch.subarray(a, b));
+            if (size + f.length > Math.max(perPacket, f.length)) send();
+            frames.push(f);
+            size += f.length;
+          }
+          send();
+          t.flush();
+          expect(out).to.have.length(1);
+          const o = out[0]!;
+          if (o.action !== 'quic-initial') throw new Error('not quic');
+          expect(o.hello?.serverName).to.equal(want.sni);
+          expect(o.hello?.ja4).to.equal(want.ja4);
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 
   (tsharkAvailable() ? it : it.skip)('cross-check: the SNIs tshark dissects equal ours (complete ClientHellos)', () => {
