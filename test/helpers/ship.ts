@@ -60,6 +60,8 @@ export class TestCollector {
   batchSizes: number[] = [];
   /** Called for each POST with the parsed lines; return a Reply to answer instead of storing. */
   script: ((lines: UmbraEvent[], req: IncomingMessage) => Reply | undefined) | undefined;
+  /** This many requests are stored, then their connection is cut before the answer (a lost response). */
+  cutAfterStore = 0;
   private server: Server | undefined;
   port = 0;
 
@@ -116,7 +118,21 @@ export class TestCollector {
         }
       }
       this.duplicates += duplicates;
+      if (this.cutAfterStore > 0) {
+        this.cutAfterStore--;
+        req.socket.destroy();
+        return;
+      }
       send({ status: 200, body: JSON.stringify({ accepted, duplicates, dead_lettered: 0 }) });
     });
+  }
+}
+
+/** Resolves when `cond()` holds; rejects after `ms` with `what`. */
+export async function waitFor(cond: () => boolean, ms: number, what: string): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
   }
 }

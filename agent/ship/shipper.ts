@@ -1,0 +1,356 @@
+// Ships the spool to the collector: batches of the oldest unacknowledged events as gzip
+// NDJSON, `POST /api/v1/events` over HTTPS (keep-alive, a pinned CA or, for a demo's
+// self-signed certificate, `insecure`), `Authorization: Bearer <token>`. The spool is
+// acknowledged only on 200, which the collector sends after its store committed, so an
+// event leaves the disk only once it is stored; a batch sent again after a lost response
+// is recognised by its deterministic event ids.
+//
+// Responses: 200 → ack; 413 → the batch is halved and each half sent in order (one event
+// alone still too large → dropped, counted `ship.rejected_too_large`, acknowledged so the
+// spool moves on); 429/503 → wait `Retry-After` (seconds or an HTTP date; exponential
+// backoff without one); 401/403 → a logged error, retried with backoff (the operator fixes
+// the token, nothing is lost); network errors, timeouts, 5xx and other statuses →
+// exponential backoff with full jitter (delay = random × min(cap, base × 2^attempt)).
+// One request at a time: acknowledgements are a cumulative sequence.
+import { Agent, request } from 'node:https';
+import type { IncomingHttpHeaders } from 'node:http';
+import { promisify } from 'node:util';
+import { constants as zc, gzip } from 'node:zlib';
+import { Counters } from '../stats.js';
+import type { Spool, SpoolRecord } from './spool.js';
+
+/** Path of the ingest endpoint under the collector URL. */
+export const EVENTS_PATH = '/api/v1/events';
+/** Default most events in one request (the collector's default limit is 10,000). */
+export const DEFAULT_BATCH_MAX_EVENTS = 2000;
+/** Default most JSON bytes in one request before gzip (the collector decodes up to 64 MiB). */
+export const DEFAULT_BATCH_MAX_BYTES = 4 * 1024 * 1024;
+/** How long a partial batch waits for more events before it is sent. */
+export const DEFAULT_LINGER_MS = 200;
+/** A request with no complete response after this long is abandoned and retried. */
+export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+/** Backoff: the first retry waits up to this long (full jitter). */
+export const BACKOFF_BASE_MS = 250;
+/** Backoff: no retry waits longer than this (full jitter). */
+export const BACKOFF_CAP_MS = 60_000;
+/** A `Retry-After` longer than this is shortened to it. */
+export const MAX_RETRY_AFTER_MS = 10 * 60_000;
+/** Default time `stop()` keeps shipping what is left. */
+export const DEFAULT_STOP_TIMEOUT_MS = 5000;
+/** Largest response body read (the collector answers a few dozen bytes). */
+export const MAX_RESPONSE_BYTES = 64 * 1024;
+/** Successful batches after a 413 before the batch size doubles back towards the maximum. */
+export const SPLIT_RECOVERY_BATCHES = 8;
+/** gzip level: fastest; NDJSON events compress ~10× even so. */
+export const DEFAULT_GZIP_LEVEL = zc.Z_BEST_SPEED;
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+export interface ShipperOptions {
+  spool: Spool;
+  /** Collector base URL, `https://host:port` (a path prefix is kept). */
+  url: string;
+  /** The agent's bearer token. */
+  token: string;
+  /** PEM of the CA (or the self-signed certificate itself) to trust: pins the collector. */
+  ca?: string | Buffer;
+  /** Accept any certificate (demo only; prefer `ca`). */
+  insecure?: boolean;
+  /** Client certificate and key (PEM) when the collector requires mTLS. */
+  cert?: string | Buffer;
+  key?: string | Buffer;
+  batchMaxEvents?: number;
+  batchMaxBytes?: number;
+  lingerMs?: number;
+  requestTimeoutMs?: number;
+  backoffBaseMs?: number;
+  backoffCapMs?: number;
+  /** Default true; false sends identity-encoded NDJSON. */
+  gzip?: boolean;
+  gzipLevel?: number;
+  /** Where `ship.*` is counted; default the spool's counters. */
+  counters?: Counters;
+  /** Default: one line on stderr. */
+  log?: (level: LogLevel, message: string) => void;
+  /** For the jitter; default Math.random. */
+  random?: () => number;
+}
+
+type Outcome = { kind: 'ok' } | { kind: 'retry'; delayMs?: number; reason: string };
+
+interface HttpResult {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+const gzipAsync = promisify(gzip);
+const NEWLINE = Buffer.from('\n');
+
+/** Milliseconds to wait from a `Retry-After` value (delta-seconds or HTTP-date), or undefined. */
+export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
+  if (value === undefined) return undefined;
+  const v = value.trim();
+  if (/^\d+$/.test(v)) return Math.min(Number(v) * 1000, MAX_RETRY_AFTER_MS);
+  const at = Date.parse(v);
+  if (Number.isNaN(at)) return undefined;
+  return Math.min(Math.max(0, at - now), MAX_RETRY_AFTER_MS);
+}
+
+/** Full-jitter exponential backoff for the attempt-th consecutive failure (0-based). */
+export function backoffDelay(attempt: number, baseMs: number, capMs: number, random: () => number): number {
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 52));
+  return Math.floor(random() * ceiling);
+}
+
+export class Shipper {
+  readonly counters: Counters;
+  private readonly spool: Spool;
+  private readonly url: URL;
+  private readonly agent: Agent;
+  private readonly token: string;
+  private readonly maxEvents: number;
+  private readonly maxBytes: number;
+  private readonly lingerMs: number;
+  private readonly timeoutMs: number;
+  private readonly baseMs: number;
+  private readonly capMs: number;
+  private readonly useGzip: boolean;
+  private readonly gzipLevel: number;
+  private readonly log: (level: LogLevel, message: string) => void;
+  private readonly random: () => number;
+
+  private running: Promise<void> | undefined;
+  private stopping = false;
+  private deadline = Infinity;
+  private wake: (() => void) | undefined;
+  private inflight: ReturnType<typeof request> | undefined;
+  private attempt = 0;
+  private eventsNow: number;
+  private okSinceSplit = 0;
+  private lastProblem = '';
+  /** The last failure, for status displays; empty after a success. */
+  lastError = '';
+
+  constructor(opts: ShipperOptions) {
+    this.spool = opts.spool;
+    this.url = new URL(EVENTS_PATH.slice(1), opts.url.endsWith('/') ? opts.url : opts.url + '/');
+    if (this.url.protocol !== 'https:') throw new Error(`collector URL ${opts.url}: only https is supported`);
+    this.token = opts.token;
+    this.counters = opts.counters ?? opts.spool.counters;
+    this.maxEvents = opts.batchMaxEvents ?? DEFAULT_BATCH_MAX_EVENTS;
+    this.maxBytes = opts.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
+    this.lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
+    this.timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
+    this.baseMs = opts.backoffBaseMs ?? BACKOFF_BASE_MS;
+    this.capMs = opts.backoffCapMs ?? BACKOFF_CAP_MS;
+    this.useGzip = opts.gzip ?? true;
+    this.gzipLevel = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
+    this.log = opts.log ?? ((level, message) => process.stderr.write(`umbra agent: ${level}: ${message}\n`));
+    this.random = opts.random ?? Math.random;
+    this.eventsNow = this.maxEvents;
+    this.agent = new Agent({
+      keepAlive: true,
+      maxSockets: 1,
+      ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
+      ...(opts.cert !== undefined ? { cert: opts.cert } : {}),
+      ...(opts.key !== undefined ? { key: opts.key } : {}),
+      rejectUnauthorized: !opts.insecure,
+    });
+  }
+
+  /** Starts shipping in the background. */
+  start(): void {
+    if (this.running) return;
+    this.stopping = false;
+    this.deadline = Infinity;
+    this.running = this.loop().catch((e: unknown) => {
+      this.log('error', `shipper stopped: ${(e as Error).stack ?? String(e)}`);
+    });
+  }
+
+  /**
+   * Ships what it can within `timeoutMs`, then abandons a request in flight and stops.
+   * Resolves true when nothing was left unacknowledged.
+   */
+  async stop(timeoutMs = DEFAULT_STOP_TIMEOUT_MS): Promise<boolean> {
+    this.stopping = true;
+    this.deadline = Date.now() + timeoutMs;
+    this.wakeUp();
+    if (this.running) {
+      const timer = setTimeout(() => this.inflight?.destroy(new Error('shipper stopped')), timeoutMs);
+      await this.running;
+      clearTimeout(timer);
+      this.running = undefined;
+    }
+    this.agent.destroy();
+    return this.spool.readBatch(1, 1).length === 0;
+  }
+
+  private wakeUp(): void {
+    const w = this.wake;
+    this.wake = undefined;
+    w?.();
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        resolve();
+      };
+    });
+  }
+
+  private async loop(): Promise<void> {
+    let lingered = false;
+    for (;;) {
+      if (this.stopping && Date.now() >= this.deadline) return;
+      const batch = this.spool.readBatch(this.eventsNow, this.maxBytes);
+      if (batch.length === 0) {
+        if (this.stopping) return;
+        await this.sleep(this.lingerMs);
+        continue;
+      }
+      // A partial batch waits once for more events, unless we are flushing.
+      if (batch.length < this.eventsNow && !lingered && !this.stopping && this.lingerMs > 0) {
+        lingered = true;
+        await this.sleep(this.lingerMs);
+        continue;
+      }
+      lingered = false;
+      const out = await this.send(batch);
+      if (out.kind === 'ok') {
+        this.attempt = 0;
+        this.lastError = '';
+        if (this.lastProblem) this.log('info', `collector accepts events again (after: ${this.lastProblem})`);
+        this.lastProblem = '';
+        continue;
+      }
+      this.lastError = out.reason;
+      if (out.reason !== this.lastProblem) {
+        this.log(out.reason.startsWith('HTTP 401') || out.reason.startsWith('HTTP 403') ? 'error' : 'warn', `shipping to ${this.url.origin}: ${out.reason}; retrying`);
+        this.lastProblem = out.reason;
+      }
+      const delay = out.delayMs ?? backoffDelay(this.attempt, this.baseMs, this.capMs, this.random);
+      this.attempt++;
+      this.counters.inc('ship.retries');
+      if (this.stopping && Date.now() + delay >= this.deadline) return;
+      await this.sleep(delay);
+    }
+  }
+
+  /** Sends the records in order, halving on 413; ok when every record was acknowledged. */
+  private async send(records: SpoolRecord[]): Promise<Outcome> {
+    const body = Buffer.concat(records.flatMap((r, i) => (i === 0 ? [r.json] : [NEWLINE, r.json])));
+    let res: HttpResult;
+    try {
+      res = await this.post(body, records.length);
+    } catch (e) {
+      this.counters.inc('ship.network_errors');
+      return { kind: 'retry', reason: `network: ${(e as Error).message}` };
+    }
+    const last = records[records.length - 1]!.seq;
+    if (res.status === 200) {
+      this.spool.ack(last);
+      this.counters.inc('ship.batches_acked');
+      this.counters.inc('ship.events_acked', records.length);
+      this.noteResult(res.body);
+      if (this.eventsNow < this.maxEvents && ++this.okSinceSplit >= SPLIT_RECOVERY_BATCHES) {
+        this.eventsNow = Math.min(this.maxEvents, this.eventsNow * 2);
+        this.okSinceSplit = 0;
+      }
+      return { kind: 'ok' };
+    }
+    this.counters.inc(`ship.http_${res.status}`);
+    if (res.status === 413) {
+      if (records.length === 1) {
+        this.counters.inc('ship.rejected_too_large');
+        this.log('error', `collector refused event ${this.spool.agentId}:${last} as too large (${body.length} bytes); dropped`);
+        this.spool.ack(last);
+        return { kind: 'ok' };
+      }
+      this.counters.inc('ship.split_batches');
+      const half = Math.ceil(records.length / 2);
+      this.eventsNow = Math.max(1, Math.min(this.eventsNow, half));
+      this.okSinceSplit = 0;
+      const first = await this.send(records.slice(0, half));
+      if (first.kind !== 'ok') return first;
+      return this.send(records.slice(half));
+    }
+    const detail = res.body.length > 200 ? res.body.slice(0, 200) + '…' : res.body;
+    if (res.status === 429 || res.status === 503) {
+      const ra = parseRetryAfter(headerValue(res.headers['retry-after']));
+      return { kind: 'retry', ...(ra !== undefined ? { delayMs: ra } : {}), reason: `HTTP ${res.status} (collector busy${ra !== undefined ? `, Retry-After ${ra} ms` : ''})` };
+    }
+    if (res.status === 401 || res.status === 403) {
+      return { kind: 'retry', reason: `HTTP ${res.status}: the collector refused this agent's token (check the token and the agent id configured on the collector) ${detail}` };
+    }
+    return { kind: 'retry', reason: `HTTP ${res.status} ${detail}` };
+  }
+
+  private noteResult(body: string): void {
+    try {
+      const r = JSON.parse(body) as { accepted?: unknown; duplicates?: unknown; dead_lettered?: unknown };
+      if (typeof r.accepted === 'number') this.counters.inc('ship.collector_accepted', r.accepted);
+      if (typeof r.duplicates === 'number') this.counters.inc('ship.collector_duplicates', r.duplicates);
+      if (typeof r.dead_lettered === 'number') this.counters.inc('ship.collector_dead_lettered', r.dead_lettered);
+    } catch {
+      this.counters.inc('ship.unparsed_responses');
+    }
+  }
+
+  private async post(ndjson: Buffer, events: number): Promise<HttpResult> {
+    const body = this.useGzip ? await gzipAsync(ndjson, { level: this.gzipLevel }) : ndjson;
+    this.counters.inc('ship.batches_sent');
+    this.counters.inc('ship.events_sent', events);
+    this.counters.inc('ship.bytes_sent', body.length);
+    return new Promise<HttpResult>((resolve, reject) => {
+      const req = request(this.url, {
+        method: 'POST',
+        agent: this.agent,
+        headers: {
+          authorization: `Bearer ${this.token}`,
+          'content-type': 'application/x-ndjson',
+          ...(this.useGzip ? { 'content-encoding': 'gzip' } : {}),
+          'content-length': body.length,
+        },
+        timeout: this.timeoutMs,
+      });
+      this.inflight = req;
+      const done = (): void => {
+        if (this.inflight === req) this.inflight = undefined;
+      };
+      req.on('timeout', () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
+      req.on('error', (e) => {
+        done();
+        reject(e);
+      });
+      req.on('response', (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (c: Buffer) => {
+          size += c.length;
+          if (size <= MAX_RESPONSE_BYTES) chunks.push(c);
+        });
+        res.on('end', () => {
+          done();
+          resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
+        });
+        res.on('error', (e) => {
+          done();
+          reject(e);
+        });
+      });
+      req.end(body);
+    });
+  }
+}
+
+function headerValue(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? v[0] : v;
+}
