@@ -1,7 +1,7 @@
 // `umbra collector`: run the collector from umbra.yaml (HTTPS ingest into the
 // configured store), check a config, or make an agent token. SIGTERM/SIGINT
 // close it gracefully: no new batches, in-flight ones finish, the store closes.
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UmbraError } from '../common/errors.js';
 import { generateToken } from '../collector/auth/tokens.js';
 import { loadConfig } from '../collector/config.js';
@@ -28,7 +28,7 @@ umbra collector token
 
 const out = (s: string): void => void process.stdout.write(s + '\n');
 
-function parse(argv: string[], options: Parameters<typeof parseArgs>[0]['options']): ReturnType<typeof parseArgs> {
+function parse(argv: string[], options: ParseArgsConfig['options']): ReturnType<typeof parseArgs> {
   try {
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true });
   } catch (e) {

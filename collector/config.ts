@@ -238,11 +238,11 @@ export function loadConfig(file: string, opts: LoadConfigOptions = {}): UmbraCon
     if (e instanceof UmbraError) throw e;
     throw configError(file, [`cannot read: ${(e as Error).message}`]);
   }
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
     throw configError(file, doc.errors.map((e) => {
       const pos = e.linePos?.[0];
-      return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]}`;
+      return `${pos ? `line ${pos.line}, column ${pos.col}: ` : ''}${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}`;
     }));
   }
   const raw = doc.toJS() ?? {};

@@ -1,6 +1,6 @@
 // The default store: one SQLite file (better-sqlite3) under the data directory,
 // created on first start, WAL journal, schema from sqlite-migrations.ts.
-// One transaction per batch; `INSERT OR IGNORE` on the unique event id makes a
+// One transaction per batch; `ON CONFLICT (id) DO NOTHING` on the unique event id makes a
 // replayed batch count as duplicates. better-sqlite3 is synchronous: a batch of
 // 1000 events holds the event loop for a few milliseconds, which is what the
 // ingest's in-flight limit accounts for.
@@ -35,8 +35,9 @@ export class SqliteStore implements EventStore {
     this.db = db;
     this.migrationsApplied = applied;
     this.insertEvent = db.prepare(
-      `INSERT OR IGNORE INTO events (id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, received_ms, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      // ON CONFLICT(id), not OR IGNORE: only a known id is a duplicate; any other constraint fails the batch.
+      `INSERT INTO events (id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, received_ms, doc)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
     this.insertDead = db.prepare('INSERT INTO dead_letters (received_at, agent_id, reason, detail, line, line_bytes) VALUES (?, ?, ?, ?, ?, ?)');
     this.writeBatch = db.transaction((events: readonly StoredEvent[], dead: readonly DeadLetter[]): InsertResult => {

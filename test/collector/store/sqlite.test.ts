@@ -1,0 +1,102 @@
+import { expect } from 'chai';
+import Database from 'better-sqlite3';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../../collector/store/sqlite.js';
+import { MIGRATIONS, SCHEMA_VERSION } from '../../../collector/store/sqlite-migrations.js';
+import { MAX_DEAD_LETTER_LINE_CHARS, MAX_QUERY_LIMIT, type DeadLetter, type StoredEvent } from '../../../collector/store/store.js';
+import { UmbraError } from '../../../common/errors.js';
+import { AGENT, makeEvent } from '../helpers.js';
+
+const stored = (seq: number, over: Parameters<typeof makeEvent>[1] = {}): StoredEvent => {
+  const event = makeEvent(seq, over);
+  return { event, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
+};
+
+describe('SQLite store', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'umbra-sqlite-test-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('creates the file and its directory on first open, migrates from empty, reopens idempotently', async () => {
+    const path = join(dir, 'deeper', 'data', 'umbra.sqlite');
+    const s = SqliteStore.open(path);
+    expect(existsSync(path)).to.equal(true);
+    expect(s.migrationsApplied).to.deep.equal(MIGRATIONS.map((m) => m.version));
+    expect(s.schemaVersion()).to.equal(SCHEMA_VERSION);
+    await s.insertBatch([stored(1), stored(2)], []);
+    await s.close();
+    // Looked at from outside: WAL, the version, the tables and indexes.
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('journal_mode', { simple: true })).to.equal('wal');
+    expect(db.pragma('user_version', { simple: true })).to.equal(SCHEMA_VERSION);
+    const names = (db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','index') AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
+    expect(names).to.deep.equal(['dead_letters', 'dead_letters_received', 'events', 'events_domain', 'events_service', 'events_source_ip', 'events_ts']);
+    db.close();
+    const again = SqliteStore.open(path);
+    expect(again.migrationsApplied).to.deep.equal([]);
+    expect(await again.count()).to.equal(2);
+    await again.close();
+  });
+
+  it('refuses a file whose schema is newer than this code', () => {
+    const path = join(dir, 'new.sqlite');
+    const db = new Database(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    expect(() => SqliteStore.open(path)).to.throw(UmbraError, new RegExp(`${path}: database schema version ${SCHEMA_VERSION + 1} is newer`));
+  });
+
+  it('refuses a file that is not a database', () => {
+    const path = join(dir, 'not.sqlite');
+    writeFileSync(path, 'this is not sqlite at all, just text long enough to be read as a header........');
+    expect(() => SqliteStore.open(path)).to.throw(UmbraError, /not\.sqlite: file is not a database/);
+  });
+
+  it('counts duplicates across and within batches; stores dead letters truncated with their size', async () => {
+    const s = SqliteStore.open(join(dir, 'a.sqlite'), { synchronous: 'normal' });
+    expect(await s.insertBatch([stored(1), stored(2), stored(1)], [])).to.deep.equal({ accepted: 2, duplicates: 1 });
+    expect(await s.insertBatch([stored(2), stored(3)], [])).to.deep.equal({ accepted: 1, duplicates: 1 });
+    const long = 'x'.repeat(MAX_DEAD_LETTER_LINE_CHARS + 10);
+    const dl: DeadLetter = { receivedAt: '2026-11-25T12:00:00.000Z', agentId: AGENT, reason: 'json_invalid', detail: 'line 1: bad', line: long, lineBytes: long.length };
+    expect(await s.insertBatch([], [dl])).to.deep.equal({ accepted: 0, duplicates: 0 });
+    expect(await s.count()).to.equal(3);
+    expect(await s.countDeadLetters()).to.equal(1);
+    const [got] = await s.deadLetters();
+    expect(got).to.include({ agentId: AGENT, reason: 'json_invalid', detail: 'line 1: bad', lineBytes: long.length });
+    expect(got!.line).to.equal(long.slice(0, MAX_DEAD_LETTER_LINE_CHARS));
+    await s.close();
+  });
+
+  it('stores a batch in one transaction: a failing row leaves nothing of the batch', async () => {
+    const s = SqliteStore.open(join(dir, 'tx.sqlite'));
+    const bad = stored(2);
+    (bad.event.source as { ip: unknown }).ip = null; // NOT NULL constraint fails inside the transaction
+    let failed = false;
+    await s.insertBatch([stored(1), bad], []).catch(() => { failed = true; });
+    expect(failed).to.equal(true);
+    expect(await s.count()).to.equal(0);
+    await s.close();
+    await s.insertBatch([stored(1)], []).then(() => expect.fail('closed store accepted a batch'), (e: Error) => expect(e.message).to.match(/closed/));
+  });
+
+  it('queries by time range, service, source address and agent, newest first, limit capped', async () => {
+    const s = SqliteStore.open(join(dir, 'q.sqlite'));
+    const batch = Array.from({ length: 1500 }, (_, i) => stored(i, { service: i % 2 ? 'anthropic-claude' : 'openai-chatgpt', sourceIp: i % 3 ? '10.0.0.1' : '10.0.0.2' }));
+    await s.insertBatch(batch, []);
+    const all = await s.query({ limit: 5000 });
+    expect(all.length).to.equal(MAX_QUERY_LIMIT);
+    expect(all[0]!.event.id).to.equal(`${AGENT}:1499`);
+    expect((await s.query({})).length).to.equal(100);
+    const since = batch[1000]!.timestampMs;
+    const until = batch[1010]!.timestampMs;
+    const r = await s.query({ sinceMs: since, untilMs: until, service: 'anthropic-claude', sourceIp: '10.0.0.1' });
+    // i in [1000, 1010), odd, not a multiple of 3: 1001, 1003, 1007, 1009.
+    expect(r.map((e) => e.event.id)).to.deep.equal([1009, 1007, 1003, 1001].map((i) => `${AGENT}:${i}`));
+    expect(await s.query({ agentId: 'someone-else' })).to.deep.equal([]);
+    expect(r[0]).to.deep.equal(batch[1009]!.event);
+    await s.close();
+  });
+});
+
