@@ -97,9 +97,9 @@ export class QuicInitialTable {
 
   /**
    * Takes a UDP datagram; true when it was a QUIC long-header datagram of a
-   * version we know, or a Version Negotiation (whatever became of it, counted),
-   * false to let other decoders have it. Unknown versions that look like QUIC
-   * (long header, connection ID lengths that fit) are counted and left.
+   * version we know (whatever became of it, counted), false to let other
+   * decoders have it. Version Negotiation packets and unknown versions of
+   * QUIC's shapes (drafts, GREASE, gQUIC, mvfst) are counted and left.
    */
   onDatagram(pkt: L4Packet): boolean {
     if (pkt.transport !== 'udp') return false;
@@ -107,13 +107,11 @@ export class QuicInitialTable {
     if (p.length < 7 || (p[0]! & 0x80) === 0) return false;
     const version = ((p[1]! << 24) | (p[2]! << 16) | (p[3]! << 8) | p[4]!) >>> 0;
     if (!isKnownQuicVersion(version)) {
-      if (!plausibleLongHeader(p)) return false;
+      // Other UDP (DNS with a high first byte, …) must not be claimed or counted: only
+      // unmistakable QUIC shapes are counted, and none is taken.
       if (version === 0) {
-        // A server's Version Negotiation (RFC 9000 17.2.1): QUIC, nothing to read.
-        this.counters.inc('quic.version_negotiation');
-        return true;
-      }
-      this.counters.inc('quic.unknown_version');
+        if (isVersionNegotiation(p)) this.counters.inc('quic.version_negotiation');
+      } else if ((p[0]! & 0x40) !== 0 && quicLikeVersion(version) && plausibleLongHeader(p)) this.counters.inc('quic.unknown_version');
       return false;
     }
     if ((p[0]! & 0x40) === 0) return false;
@@ -500,6 +498,31 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/** Version numbers of QUIC's known families: IETF drafts, reserved GREASE (RFC 9000 15), gQUIC Qnnn/Tnnn, mvfst, v2 drafts. */
+function quicLikeVersion(v: number): boolean {
+  if ((v & 0x0f0f0f0f) === 0x0a0a0a0a || v >>> 8 === 0xff0000 || v >>> 4 === 0xfaceb00 || v === 0x709a50c4) return true;
+  const t = v >>> 24;
+  if (t !== 0x51 && t !== 0x54) return false;
+  for (let shift = 16; shift >= 0; shift -= 8) {
+    const c = (v >>> shift) & 0xff;
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
+/** RFC 9000 17.2.1: version 0, then a non-empty list of 4-byte versions that names v1 or v2. */
+function isVersionNegotiation(p: Uint8Array): boolean {
+  if (!plausibleLongHeader(p)) return false;
+  const start = 7 + p[5]! + p[6 + p[5]!]!;
+  const rest = p.length - start;
+  if (rest < 4 || rest % 4 !== 0) return false;
+  for (let i = start; i < p.length; i += 4) {
+    const v = ((p[i]! << 24) | (p[i + 1]! << 16) | (p[i + 2]! << 8) | p[i + 3]!) >>> 0;
+    if (isKnownQuicVersion(v)) return true;
+  }
+  return false;
 }
 
 /** Long-header shape with connection ID lengths that fit: how an unknown QUIC version is told from other UDP. */

@@ -297,6 +297,14 @@ describe('quic-initials: QuicInitialTable', () => {
     expect(counters.get('quic.unknown_version')).to.equal(1);
     const tcp = { ...udp(v1.block('A.2 client protected packet')), transport: 'tcp' as const };
     expect(t.onDatagram(tcp)).to.equal(false);
+    // A DNS query with ID 0xc300, flags 0 (RD clear), one question: bytes 1–4 read as version 0.
+    const dns = Buffer.from('c30000000001000000000000076578616d706c6503636f6d0000010001', 'hex');
+    expect(t.onDatagram(udp(dns, { dstPort: 53 }))).to.equal(false);
+    // A DNS response with ID 0xc0de: random-looking "version" 0xde818000, not a QUIC family.
+    const resp = Buffer.from('c0de81800001000100000000076578616d706c6503636f6d0000010001c00c000100010000012c00045db8d822', 'hex');
+    expect(t.onDatagram(udp(resp, { srcPort: 53 }))).to.equal(false);
+    expect(counters.get('quic.unknown_version')).to.equal(1);
+    expect(counters.get('quic.version_negotiation')).to.equal(0);
   });
 
   it('a non-ClientHello CRYPTO stream is reported without hello', () => {
