@@ -28,7 +28,7 @@ import { DecodeError } from '../decode/decode-error.js';
 import { clientInitialKeys, decodeLongHeader, decodeQuicInitial, isKnownQuicVersion, MAX_CID_LENGTH, type InitialKeys, type LongHeader } from '../decode/quic-initial.js';
 import { cryptoFrames } from '../decode/quic-frames.js';
 import { clientHelloInfo, decodeClientHello, findServerNameInFragment, partialClientHelloInfo } from '../decode/tls.js';
-import { ipv4Text, ipv6Text } from '../decode/ip-text.js';
+import { formatIp } from '../decode/ip-address.js';
 
 /** Client connections tracked at once; the oldest is reported (partial) and dropped beyond. */
 export const MAX_CONNECTIONS = 4096;
@@ -345,9 +345,9 @@ export class QuicInitialTable {
       tsNsec: conn.tsNsec,
       ipVersion: conn.ipVersion,
       transport: 'udp',
-      srcIp: conn.ipVersion === 4 ? ipv4Text(conn.client, 0) : ipv6Text(conn.client, 0),
+      srcIp: formatIp(conn.client),
       srcPort: conn.clientPort,
-      dstIp: conn.ipVersion === 4 ? ipv4Text(conn.server, 0) : ipv6Text(conn.server, 0),
+      dstIp: formatIp(conn.server),
       dstPort: conn.serverPort,
     };
     this.emit({ action: 'quic-initial', at, quicVersion: conn.version, hello });
