@@ -119,7 +119,8 @@ export class TcpFlowTable {
     if (pkt.transport !== 'tcp') return;
     const src = pkt.src;
     const dst = pkt.dst;
-    const h = endpointHash(src, pkt.srcPort) + endpointHash(dst, pkt.dstPort);
+    // Kept a small integer (V8 Smi): Map lookups with such keys are the fast path.
+    const h = (endpointHash(src, pkt.srcPort) + endpointHash(dst, pkt.dstPort)) & 0x3fffffff;
     let flow = this.buckets.get(h) ?? null;
     let fromClient = false;
     while (flow !== null) {
@@ -255,6 +256,8 @@ export class TcpFlowTable {
       flow.firstDataSec = pkt.tsSec;
       flow.firstDataNsec = pkt.tsNsec;
     }
+    // Fast path: the segment starts the stream and holds the whole hello/request head: read it in place.
+    if ((flow.kind === K_UNKNOWN || flow.kind === K_TLS || flow.kind === K_HTTP) && c.isNext(pkt.seq) && this.inPlace(flow, pkt.payload)) return;
     c.add(pkt.seq, pkt.payload);
     switch (flow.kind) {
       case K_UNKNOWN:
@@ -297,6 +300,44 @@ export class TcpFlowTable {
         }
         return;
     }
+  }
+
+  /** Reads a segment that starts the client stream without copying it; false when more bytes are needed. */
+  private inPlace(flow: Flow, b: Uint8Array): boolean {
+    let kind = flow.kind;
+    if (kind === K_UNKNOWN) {
+      if (isClientHelloStart(b)) kind = K_TLS;
+      else if (httpMethodLength(b) > 0) kind = K_HTTP;
+      else return false;
+    }
+    if (kind === K_TLS) {
+      const a = assembleHandshake(b);
+      if (!a.complete) return false;
+      flow.kind = K_TLS;
+      let info: ClientHelloInfo | null;
+      try {
+        info = clientHelloInfo(decodeClientHello(a.data, 0).value, 'tcp');
+      } catch (e) {
+        if (!(e instanceof DecodeError)) throw e;
+        this.counters.inc(e.reason);
+        info = partialClientHelloInfo(a.data);
+      }
+      this.reportHello(flow, info);
+      return true;
+    }
+    let req;
+    try {
+      req = decodeHttpRequest(b, 0).value;
+    } catch (e) {
+      if (e instanceof DecodeError) return false; // incomplete or not HTTP after all: the buffered path decides
+      throw e;
+    }
+    if (req.host === null || req.host === '') return false;
+    flow.kind = K_HTTP;
+    this.emit({ action: 'http-request', at: this.endpoints(flow, flow.firstDataSec, flow.firstDataNsec), method: req.method, host: req.host, connect: req.connect });
+    flow.reported = true;
+    this.finish(flow);
+    return true;
   }
 
   /** Looks at the client's first bytes; returns the flow's kind after the look. */
@@ -539,12 +580,16 @@ export class TcpFlowTable {
 function endpointHash(addr: Uint8Array, port: number): number {
   let h = Math.imul(port + 0x9e3779b1, 0x85ebca6b);
   const n = addr.length;
+  if (n === 4) {
+    h = Math.imul(h ^ ((addr[0] << 24) | (addr[1] << 16) | (addr[2] << 8) | addr[3]), 0xcc9e2d51);
+    return (h ^ (h >>> 15)) & 0x3fffffff;
+  }
   for (let i = 0; i < n; i += 4) {
     const w = (addr[i] << 24) | (addr[i + 1] << 16) | (addr[i + 2] << 8) | addr[i + 3];
     h = Math.imul(h ^ w, 0xcc9e2d51);
     h ^= h >>> 15;
   }
-  return h >>> 0;
+  return h & 0x3fffffff;
 }
 
 function sameAddr(a: Uint8Array, b: Uint8Array): boolean {

@@ -41,6 +41,11 @@ export class TcpReassembly {
     this.baseFixed = fixed;
   }
 
+  /** Nothing is buffered and `seq` is exactly the next expected byte: the caller may read a segment in place. */
+  isNext(seq: number): boolean {
+    return this.hasBase && this.ranges.length === 0 && seq >>> 0 === this.base;
+  }
+
   get started(): boolean {
     return this.hasBase;
   }
