@@ -191,16 +191,24 @@ export class QuicInitialTable {
       this.counters.inc('quic.short_initial_datagram');
       return;
     }
-    let payload: Uint8Array;
-    try {
-      payload = decodeQuicInitial(p, off, conn?.keys ?? clientInitialKeys(h.version, h.dcid)).value.payload;
-    } catch (e) {
-      // A client that switched to the server's connection ID keeps the keys of its original DCID.
-      const flowConn = this.byFlow.get(flowKey);
-      if (conn !== undefined || flowConn === undefined || !(e instanceof DecodeError) || e.reason !== 'quic.undecryptable') {
-        this.count(e);
-        return;
+    // Keys to try, in order: the connection's of this DCID; the client keys of the
+    // DCID itself (first flight, or after a Retry); the keys of the connection
+    // known for this 4-tuple (a client that switched to the server's connection
+    // ID keeps the keys of its original DCID, RFC 9001 5.2).
+    const own = clientInitialKeys(h.version, h.dcid);
+    const flowConn = this.byFlow.get(flowKey);
+    let payload: Uint8Array | null = null;
+    let err: unknown = null;
+    let viaFlow = false;
+    for (const keys of conn !== undefined && conn.keys !== own ? [conn.keys, own] : [own]) {
+      try {
+        payload = decodeQuicInitial(p, off, keys).value.payload;
+        break;
+      } catch (e) {
+        err = e;
       }
+    }
+    if (payload === null && flowConn !== undefined && flowConn !== conn && err instanceof DecodeError && err.reason === 'quic.undecryptable') {
       if (flowConn.done) {
         flowConn.lastSec = nowSec;
         this.counters.inc('quic.initial_after_hello');
@@ -208,19 +216,22 @@ export class QuicInitialTable {
       }
       try {
         payload = decodeQuicInitial(p, off, flowConn.keys).value.payload;
-      } catch (e2) {
-        this.count(e2);
-        return;
+        viaFlow = true;
+      } catch (e) {
+        err = e;
       }
-      conn = flowConn;
+    }
+    if (payload === null) {
+      this.count(err);
+      return;
     }
     this.counters.inc('quic.initial');
+    if (viaFlow) conn = flowConn;
     if (conn === undefined) {
-      const flowConn = this.byFlow.get(flowKey);
       if (flowConn !== undefined && flowConn.retryScid !== null && equalBytes(flowConn.retryScid, h.dcid)) {
         // The client's Initials after a Retry: same connection, keys from the Retry's SCID.
         conn = flowConn;
-        conn.keys = clientInitialKeys(h.version, h.dcid);
+        conn.keys = own;
         conn.mapKeys.push(connKey);
         this.byConnKey.set(connKey, conn);
       } else {

@@ -272,7 +272,12 @@ describe('quic-initials: QuicInitialTable', () => {
     t.onDatagram(udp(v1.block('A.4 retry'), { src: [192, 0, 2, 7], srcPort: 443, dst: [10, 0, 0, 2], dstPort: 50000 }));
     expect(counters.get('quic.retry')).to.equal(1);
     const retryScid = Buffer.from('f067a5502a4262b5', 'hex');
-    t.onDatagram(udp(protectInitial(cryptoFrame(100, CH.subarray(100)), { dcid: retryScid, pn: 1, token: Buffer.from('token') })));
+    t.onDatagram(udp(protectInitial(cryptoFrame(100, CH.subarray(100, 180)), { dcid: retryScid, pn: 1, token: Buffer.from('token') })));
+    expect(t.size).to.equal(1);
+    expect(out).to.have.length(0);
+    // a late copy protected with the original DCID's keys still opens, for the same connection
+    t.onDatagram(udp(protectInitial(cryptoFrame(180, CH.subarray(180)), { dcid: DCID, pn: 2 })));
+    expect(counters.get('quic.undecryptable')).to.equal(0);
     expect(t.size).to.equal(1);
     expect(out).to.have.length(1);
     expect(hello(out[0]).hello).to.deep.equal(expected);
