@@ -20,6 +20,13 @@
 // Once a flow is decided it costs one hash, one map lookup and one field write
 // per packet (bulk data and ACKs are most of a gateway's traffic).
 //
+// Not followed (by design, documented): requests after the first on a kept-alive
+// HTTP connection; a ClientHello that is not the first bytes of the client
+// stream (STARTTLS, TLS inside an HTTP CONNECT tunnel — the CONNECT itself names
+// the host); a flow first seen mid-stream whose first segment we see is not the
+// start of a hello/request (a later segment seen before the first one loses
+// that hello: without the SYN nothing marks where the stream begins).
+//
 // Limits: MAX_FLOWS flows (least recently used evicted, `tcp.flow_evicted`),
 // FLOW_IDLE_TIMEOUT_SEC of capture time, MAX_STREAM_PREFIX bytes per direction
 // (tcp-reassembly.ts), MAX_BUFFERED_BYTES over all flows (`tcp.buffer_evicted`).

@@ -152,6 +152,23 @@ describe('TcpFlowTable: reassembly of the ClientHello', () => {
     }
   });
 
+  it('a small hello split at every pair of byte boundaries into 3 segments, in all 6 orders: same SNI and JA4', () => {
+    const small = toRecords(buildClientHello({ sessionId: new Uint8Array(0), ciphers: [0x1301], extensions: [sniExt('claude.ai'), alpnExt(['h2'])] }));
+    const want = clientHelloInfo(decodeClientHello(small.subarray(5), 0).value, 'tcp').ja4;
+    const perms = permutations(3);
+    let runs = 0;
+    for (let a = 1; a < small.length - 1; a++) {
+      for (let b = a + 1; b < small.length; b++) {
+        for (const order of perms) {
+          const hs = hellos(run(handshakePackets(small, [a, b], order, 0xfffffff0)));
+          if (hs.length !== 1 || hs[0].hello.serverName !== 'claude.ai' || hs[0].hello.ja4 !== want) expect.fail(`cuts ${a},${b} order ${order}: ${JSON.stringify(hs)}`);
+          runs++;
+        }
+      }
+    }
+    expect(runs).to.equal(((small.length - 1) * (small.length - 2) / 2) * 6);
+  });
+
   it('property: 3 segments in every order, with retransmissions and overlaps, across the sequence wrap', () => {
     const perms = permutations(3);
     fc.assert(
