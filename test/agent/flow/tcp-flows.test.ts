@@ -93,6 +93,29 @@ describe('TcpFlowTable: real-client captures', () => {
     });
   }
 
+  it('the same observations through the project capture reader and packet decoder (when present)', async function () {
+    let readCapture: (path: string, on: (p: import('../../../agent/packet.js').CapturedPacket) => void, c: Counters) => Promise<unknown>;
+    let PacketDecoder: new (c: Counters) => { decode(p: import('../../../agent/packet.js').CapturedPacket): L4Packet | null };
+    try {
+      ({ readCapture } = await import('../../../agent/capture/read-captures.js' as string));
+      ({ PacketDecoder } = await import('../../../agent/decode/packet.js' as string));
+    } catch {
+      this.skip();
+    }
+    for (const [name] of told) {
+      const counters = new Counters();
+      const obs: Observation[] = [];
+      const table = new TcpFlowTable(counters, (o) => obs.push(o), () => {});
+      const dec = new PacketDecoder(counters);
+      await readCapture(`${dir}/${name}.pcap`, (p) => {
+        const l4 = dec.decode(p);
+        if (l4 !== null) table.onPacket(l4);
+      }, counters);
+      table.flush();
+      expect(obs, name).to.deep.equal(run(readPcapL4(`${dir}/${name}.pcap`)).obs);
+    }
+  });
+
   it('chromium-tls13 with its second hello segment lost: a partial hello with the SNI of the first segment', () => {
     const pkts = readPcapL4(`${dir}/chromium-tls13.pcap`);
     const hello2 = pkts.filter((p) => p.dstPort === 8443 && p.payload.length > 0)[1]; // second client data segment
