@@ -1,0 +1,161 @@
+// The hot path from a captured frame to a UDP datagram or TCP segment: link layer,
+// IPv4/IPv6 (fragments reassembled through a bounded table), UDP/TCP. One fresh
+// L4Packet per result; its src/dst/payload are views into the capture buffer (or
+// into the reassembled datagram), valid only during the capture callback. Nothing
+// else is allocated per packet on the common path.
+//
+// Returns null for anything that is not UDP/TCP (counted: `link.not_ip`,
+// `ipv4.other_protocol`, `ipv6.other_protocol`), malformed (counted by the
+// DecodeError reason), or a fragment of a datagram still incomplete. An unknown
+// link type is counted (`link.unknown_type`) and reported once per link type
+// through the optional onWarning callback.
+
+import type { CapturedPacket, L4Packet } from '../packet.js';
+import type { Counters } from '../stats.js';
+import { DecodeError } from './decode-error.js';
+import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, parseLink, type LinkInfo } from './link.js';
+import { IP_PROTO_TCP, IP_PROTO_UDP, newIPv4Header, parseIPv4 } from './ipv4.js';
+import { newIPv6Header, parseIPv6, walkExtensionHeaders } from './ipv6.js';
+import { newUdpHeader, parseUdp } from './udp.js';
+import { newTcpHeader, parseTcp } from './tcp.js';
+import { FragmentTable, DEFAULT_FRAG_LIMITS, type FragLimits } from '../flow/ip-fragments.js';
+
+export interface PacketDecoderOptions {
+  /** Called once per unknown link type value with a one-line message. */
+  onWarning?: (message: string) => void;
+  fragLimits?: FragLimits;
+}
+
+function hex(view: Uint8Array, off: number, n: number): string {
+  let s = '';
+  for (let i = 0; i < n; i++) s += (view[off + i] + 0x100).toString(16).slice(1);
+  return s;
+}
+
+export class PacketDecoder {
+  private readonly link: LinkInfo = { etherType: 0, offset: 0, vlanTags: 0 };
+  private readonly ip4 = newIPv4Header();
+  private readonly ip6 = newIPv6Header();
+  private readonly udp = newUdpHeader();
+  private readonly tcp = newTcpHeader();
+  private readonly warned = new Set<number>();
+  private readonly onWarning?: (message: string) => void;
+  readonly fragments: FragmentTable;
+
+  constructor(private readonly counters: Counters, options: PacketDecoderOptions = {}) {
+    this.onWarning = options.onWarning;
+    this.fragments = new FragmentTable(counters, options.fragLimits ?? DEFAULT_FRAG_LIMITS);
+  }
+
+  decode(p: CapturedPacket): L4Packet | null {
+    try {
+      return this.decodeOrThrow(p);
+    } catch (e) {
+      if (e instanceof DecodeError) {
+        this.counters.inc(e.reason);
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  private unknownLinkType(linkType: number): null {
+    this.counters.inc('link.unknown_type');
+    if (!this.warned.has(linkType)) {
+      this.warned.add(linkType);
+      this.onWarning?.(`link type ${linkType} is not decoded (tcpdump.org/linktypes.html); its packets are counted as link.unknown_type and skipped`);
+    }
+    return null;
+  }
+
+  private decodeOrThrow(p: CapturedPacket): L4Packet | null {
+    const data = p.data;
+    const link = this.link;
+    if (!parseLink(p.linkType, data, 0, link)) return this.unknownLinkType(p.linkType);
+    const off = link.offset;
+    let view: Uint8Array;
+    let start: number;
+    let end: number;
+    let proto: number;
+    let src: Uint8Array;
+    let dst: Uint8Array;
+    let ipVersion: 4 | 6;
+    if (link.etherType === ETHERTYPE_IPV4) {
+      const h = this.ip4;
+      parseIPv4(data, off, h);
+      ipVersion = 4;
+      proto = h.protocol;
+      if (proto !== IP_PROTO_UDP && proto !== IP_PROTO_TCP) {
+        this.counters.inc('ipv4.other_protocol');
+        return null;
+      }
+      if (h.truncated) this.counters.inc('ipv4.truncated_datagram');
+      src = data.subarray(h.srcOffset, h.srcOffset + 4);
+      dst = data.subarray(h.dstOffset, h.dstOffset + 4);
+      view = data;
+      start = off + h.headerLength;
+      end = h.end;
+      if (h.moreFragments || h.fragmentOffset !== 0) {
+        if (h.truncated) {
+          this.counters.inc('frag.truncated_fragment');
+          return null;
+        }
+        const key = '4:' + hex(data, h.srcOffset, 8) + ':' + h.id + ':' + proto;
+        const whole = this.fragments.add(key, p.tsSec, h.fragmentOffset, h.moreFragments, data.subarray(start, end));
+        if (whole === null) return null;
+        view = whole;
+        start = 0;
+        end = whole.length;
+      }
+    } else if (link.etherType === ETHERTYPE_IPV6) {
+      const h = this.ip6;
+      parseIPv6(data, off, h);
+      ipVersion = 6;
+      if (h.truncated) this.counters.inc('ipv6.truncated_datagram');
+      src = data.subarray(h.srcOffset, h.srcOffset + 16);
+      dst = data.subarray(h.dstOffset, h.dstOffset + 16);
+      view = data;
+      start = h.payloadOffset;
+      end = h.end;
+      if (h.fragment) {
+        if (h.truncated) {
+          this.counters.inc('frag.truncated_fragment');
+          return null;
+        }
+        const key = '6:' + hex(data, h.srcOffset, 32) + ':' + h.fragmentId;
+        const whole = this.fragments.add(key, p.tsSec, h.fragmentOffset, h.moreFragments, data.subarray(start, end));
+        if (whole === null) return null;
+        // the fragmentable part may open with more extension headers
+        walkExtensionHeaders(whole, 0, whole.length, h.protocol, h, h.extHeaders);
+        view = whole;
+        start = h.payloadOffset;
+        end = whole.length;
+      }
+      proto = h.protocol;
+      if (proto !== IP_PROTO_UDP && proto !== IP_PROTO_TCP) {
+        this.counters.inc('ipv6.other_protocol');
+        return null;
+      }
+    } else {
+      this.counters.inc('link.not_ip');
+      return null;
+    }
+    if (proto === IP_PROTO_UDP) {
+      const u = this.udp;
+      parseUdp(view, start, end, u);
+      if (u.truncated) this.counters.inc('udp.truncated_payload');
+      return {
+        tsSec: p.tsSec, tsNsec: p.tsNsec, ipVersion, src, dst, transport: 'udp',
+        srcPort: u.srcPort, dstPort: u.dstPort, seq: 0, ack: 0, flags: 0,
+        payload: view.subarray(u.payloadStart, u.payloadEnd),
+      };
+    }
+    const t = this.tcp;
+    parseTcp(view, start, end, t);
+    return {
+      tsSec: p.tsSec, tsNsec: p.tsNsec, ipVersion, src, dst, transport: 'tcp',
+      srcPort: t.srcPort, dstPort: t.dstPort, seq: t.seq, ack: t.ack, flags: t.flags,
+      payload: view.subarray(t.payloadStart, t.payloadEnd),
+    };
+  }
+}
