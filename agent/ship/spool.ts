@@ -18,14 +18,18 @@
 //   event id is `<agentId>:<seq>`, so a batch replayed after a crash is a duplicate the
 //   collector recognises, never a second copy.
 // - Bounded size (`maxBytes`, all segment files together). When an append would exceed it, the
-//   NEW event is dropped and counted (`spool.dropped`): the oldest evidence is kept, and what
-//   is lost is exactly the events whose append returned null.
+//   NEW event is dropped and counted (`spool.dropped`): the oldest evidence is kept (the start
+//   of an incident matters more than its tail), and what is lost is exactly the events whose
+//   append returned null. The other two ways an event is not stored are counted too: larger
+//   than MAX_RECORD_BYTES (`spool.rejected_too_large`) and a failed write, e.g. disk full
+//   (`spool.dropped_write_error`; the file is cut back, the spool goes on).
 // - Acknowledged bytes of the oldest segment count against the bound until the whole segment
 //   is acknowledged and deleted; a fully acknowledged spool starts a fresh segment at once.
 // - A torn last frame (process killed mid-write) is truncated at open; a corrupt frame
 //   elsewhere (bad magic, length or CRC) is skipped when read and counted once
 //   (`spool.corrupt_frames`). Neither is fatal.
-// - Durability: `append` returns after write(2), so the event survives a crash of the process;
+// - Durability: `append`/`appendMany` return after write(2) (appendMany: one write for the
+//   whole batch — write(2) is the main cost), so the event survives a crash of the process;
 //   surviving a power loss needs fsync, per the `fsync` policy (`always`: every append;
 //   `interval`: every `fsyncIntervalMs` when something was written; `never`: left to the OS).
 // - One process at a time: a `lock` file holds the owner's pid; a lock left by a dead process
@@ -126,6 +130,8 @@ export class Spool {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private locked = false;
+  /** The message of the last failed write (disk full …), for status displays. */
+  lastWriteError = '';
 
   // Read cursor: no unacknowledged frame lies before (cursorSeg, cursorOff).
   private cursorSeg: Segment | undefined;
@@ -195,47 +201,105 @@ export class Spool {
   }
 
   /**
-   * Stores the event and returns its sequence, or null when it was dropped (spool full:
-   * `spool.dropped`; event larger than MAX_RECORD_BYTES: `spool.rejected_too_large`).
-   * Sets `event.id` to `<agentId>:<seq>` and `observer.id` to the agent id.
+   * Stores the event and returns its sequence, or null when it was dropped and counted
+   * (spool full: `spool.dropped`; larger than MAX_RECORD_BYTES: `spool.rejected_too_large`;
+   * the write failed, e.g. disk full: `spool.dropped_write_error`). Sets `event.id` to
+   * `<agentId>:<seq>` and `observer.id` to the agent id. One write(2) per call: prefer
+   * appendMany for the events of one packet batch.
    */
   append(event: UmbraEvent): number | null {
+    return this.appendMany([event])[0]!;
+  }
+
+  /**
+   * Stores the events in order with one write(2) (two when a segment fills up) and returns
+   * each one's sequence or null (dropped and counted, as for append). When it returns, every
+   * stored event survives a crash of the process.
+   */
+  appendMany(events: readonly UmbraEvent[]): (number | null)[] {
     if (this.closed) throw new SpoolError(this.dir, 'spool is closed');
-    const seq = this._nextSeq;
-    event.event.id = `${this.agentId}:${seq}`;
-    if (event.observer) event.observer.id = this.agentId;
-    else event.observer = { id: this.agentId };
-    const json = JSON.stringify(event);
-    const len = Buffer.byteLength(json);
-    if (len > MAX_RECORD_BYTES) {
-      this.counters.inc('spool.rejected_too_large');
-      return null;
-    }
-    const frameLen = FRAME_HEADER_BYTES + len;
+    const out: (number | null)[] = new Array<number | null>(events.length).fill(null);
+    const frames: Buffer[] = [];
+    const owners: number[] = [];
+    let pendingBytes = 0;
+    let seq = this._nextSeq;
     let active = this.segments[this.segments.length - 1]!;
-    const rotate = active.size > 0 && active.size + frameLen > this.segmentBytes;
-    // A rotation does not change the total; deleting acknowledged segments is ack's job.
-    if (this._bytes + frameLen > this.maxBytes) {
-      this.counters.inc('spool.dropped');
-      delete event.event.id;
-      return null;
+    const flush = (): void => {
+      if (frames.length === 0) return;
+      if (!this.writeFrames(active, frames, pendingBytes)) {
+        for (const i of owners) {
+          out[i] = null;
+          delete events[i]!.event.id;
+        }
+        this.counters.inc('spool.dropped_write_error', owners.length);
+      } else this.counters.inc('spool.appended', owners.length);
+      frames.length = 0;
+      owners.length = 0;
+      pendingBytes = 0;
+    };
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      event.event.id = `${this.agentId}:${seq}`;
+      if (event.observer) event.observer.id = this.agentId;
+      else event.observer = { id: this.agentId };
+      const json = JSON.stringify(event);
+      const len = Buffer.byteLength(json);
+      const frameLen = FRAME_HEADER_BYTES + len;
+      if (len > MAX_RECORD_BYTES) {
+        this.counters.inc('spool.rejected_too_large');
+        delete event.event.id;
+        continue;
+      }
+      // Full: drop the new event (keeps the oldest evidence). A rotation does not change the
+      // total; deleting acknowledged segments is ack's job.
+      if (this._bytes + pendingBytes + frameLen > this.maxBytes) {
+        this.counters.inc('spool.dropped');
+        delete event.event.id;
+        continue;
+      }
+      const activeSize = active.size + pendingBytes;
+      if (activeSize > 0 && activeSize + frameLen > this.segmentBytes) {
+        flush();
+        active = this.startSegment(seq);
+      }
+      const buf = Buffer.allocUnsafe(frameLen);
+      buf.writeUInt16BE(FRAME_MAGIC, 0);
+      buf.writeUInt32BE(len, 2);
+      buf.writeBigUInt64BE(BigInt(seq), 10);
+      buf.write(json, FRAME_HEADER_BYTES, 'utf8');
+      buf.writeUInt32BE(crc32(buf.subarray(10)), 6);
+      frames.push(buf);
+      owners.push(i);
+      pendingBytes += frameLen;
+      out[i] = seq++;
     }
-    if (rotate) active = this.startSegment(seq);
-    const buf = Buffer.allocUnsafe(frameLen);
-    buf.writeUInt16BE(FRAME_MAGIC, 0);
-    buf.writeUInt32BE(len, 2);
-    buf.writeBigUInt64BE(BigInt(seq), 10);
-    buf.write(json, FRAME_HEADER_BYTES, 'utf8');
-    buf.writeUInt32BE(crc32(buf.subarray(10)), 6);
-    let done = 0;
-    while (done < frameLen) done += writeSync(this.writeFd, buf, done, frameLen - done, active.size + done);
-    active.size += frameLen;
-    this._bytes += frameLen;
-    this._nextSeq = seq + 1;
-    if (this.fsync === 'always') fdatasyncSync(this.writeFd);
-    else this.dirty = true;
-    this.counters.inc('spool.appended');
-    return seq;
+    flush();
+    // A failed write leaves a gap in the sequence; a gap is harmless, a reused one is not.
+    this._nextSeq = seq;
+    return out;
+  }
+
+  /** Writes frames at the end of the active segment; false (counted, file cut back) if the write failed. */
+  private writeFrames(active: Segment, frames: Buffer[], bytes: number): boolean {
+    const buf = frames.length === 1 ? frames[0]! : Buffer.concat(frames, bytes);
+    try {
+      let done = 0;
+      while (done < bytes) done += writeSync(this.writeFd, buf, done, bytes - done, active.size + done);
+      if (this.fsync === 'always') fdatasyncSync(this.writeFd);
+    } catch (e) {
+      this.counters.inc('spool.write_errors');
+      this.lastWriteError = (e as Error).message;
+      try {
+        ftruncateSync(this.writeFd, active.size);
+      } catch {
+        /* a partial frame left behind is a corrupt region: skipped and counted when read */
+      }
+      return false;
+    }
+    active.size += bytes;
+    this._bytes += bytes;
+    if (this.fsync !== 'always') this.dirty = true;
+    return true;
   }
 
   /**
@@ -295,7 +359,7 @@ export class Spool {
     if (uptoSeq <= this._ackedSeq) return;
     this.counters.inc('spool.acked', uptoSeq - this._ackedSeq);
     this._ackedSeq = uptoSeq;
-    this.writeAck();
+    const written = this.writeAck();
     const end = this.lastBatchEnds.find((e) => e.seq === uptoSeq);
     if (end) this.moveCursor(end.seg, end.next);
     this.lastBatchEnds = [];
@@ -303,6 +367,9 @@ export class Spool {
     const active = this.segments[this.segments.length - 1]!;
     if (uptoSeq === this._nextSeq - 1 && active.size > 0) this.startSegment(this._nextSeq);
     this.deleteAcknowledged();
+    // Disk full: deleting segments made room, try again. Should the pointer stay behind, a
+    // restart replays what the collector already has (harmless: the ids are the same).
+    if (!written && !this.writeAck()) this.counters.inc('spool.ack_write_errors');
   }
 
   /** fsync the segment being written, if anything was written since the last one. */
@@ -448,17 +515,29 @@ export class Spool {
     return n;
   }
 
-  private writeAck(): void {
+  /** Persists the ack pointer by rename; false if the disk refused (full, read-only). */
+  private writeAck(): boolean {
     const tmp = join(this.dir, ACK_TMP);
-    const fd = openSync(tmp, 'w');
     try {
-      writeSync(fd, `${ACK_PREFIX}${this._ackedSeq}\n`);
-      if (this.fsync !== 'never') fsyncSync(fd);
-    } finally {
-      closeSync(fd);
+      const fd = openSync(tmp, 'w');
+      try {
+        writeSync(fd, `${ACK_PREFIX}${this._ackedSeq}\n`);
+        if (this.fsync !== 'never') fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+      renameSync(tmp, join(this.dir, ACK_FILE));
+      if (this.fsync === 'always') this.syncDir();
+      return true;
+    } catch (e) {
+      this.lastWriteError = (e as Error).message;
+      try {
+        unlinkSync(tmp);
+      } catch {
+        /* never created */
+      }
+      return false;
     }
-    renameSync(tmp, join(this.dir, ACK_FILE));
-    if (this.fsync === 'always') this.syncDir();
   }
 
   private syncDir(): void {

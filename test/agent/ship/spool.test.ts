@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
@@ -229,6 +230,67 @@ describe('agent/ship/spool', () => {
     s.ack(got[got.length - 1]!.seq);
     expect(s.append(mkEvent('after'))).to.equal(kept.length + 1);
     s.close();
+  });
+
+  it('appendMany: one write for many events, rotation and drops inside a batch, same frames as append', () => {
+    const s = open({ segmentBytes: 2500, maxBytes: 9000 });
+    const batch = [mkEvent('a'), mkEvent('too-big', 1024 * 1024), ...Array.from({ length: 40 }, (_, i) => mkEvent(i))];
+    const seqs = s.appendMany(batch);
+    expect(seqs[0]).to.equal(1);
+    expect(seqs[1]).to.equal(null);
+    expect(batch[1]!.event.id).to.equal(undefined);
+    const stored = seqs.filter((q): q is number => q !== null);
+    expect(stored).to.deep.equal(stored.map((_, i) => i + 1));
+    const dropped = seqs.length - stored.length - 1;
+    expect(dropped).to.be.greaterThan(0);
+    expect(s.counters.get('spool.dropped')).to.equal(dropped);
+    expect(s.counters.get('spool.rejected_too_large')).to.equal(1);
+    expect(segFiles(tmp.dir).length).to.be.greaterThan(2);
+    const got = readAll(s);
+    expect(got.map((g) => g.ev)).to.deep.equal(batch.filter((_, i) => seqs[i] !== null));
+    s.close();
+    // The frames read back after a restart are those of the batch.
+    const t = open({ segmentBytes: 2500, maxBytes: 9000 });
+    expect(readAll(t).map((g) => g.seq)).to.deep.equal(stored);
+    expect(t.nextSeq).to.equal(stored.length + 1);
+    t.close();
+  });
+
+  it('disk full (a 64 KiB tmpfs): failed writes drop and count their events, the spool stays consistent', function () {
+    if (process.getuid?.() !== 0) return this.skip();
+    const mnt = join(tmp.dir, 'small-disk');
+    mkdirSync(mnt);
+    try {
+      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', mnt]);
+    } catch {
+      return this.skip();
+    }
+    let opened: Spool | undefined;
+    try {
+      const o = { dir: join(mnt, 'spool'), agentId: AGENT, fsync: 'never' as const, segmentBytes: 16384, maxBytes: 1024 * 1024 };
+      let s = Spool.open(o);
+      opened = s;
+      const seqs: (number | null)[] = [];
+      for (let i = 0; i < 400; i++) seqs.push(s.append(mkEvent(i)));
+      const failed = seqs.filter((q) => q === null).length;
+      expect(failed).to.be.greaterThan(0);
+      expect(s.counters.get('spool.dropped_write_error')).to.equal(failed);
+      expect(s.counters.get('spool.dropped')).to.equal(0);
+      expect(s.lastWriteError).to.match(/ENOSPC/);
+      const stored = seqs.filter((q): q is number => q !== null);
+      expect(readAll(s).map((g) => g.seq)).to.deep.equal(stored);
+      // Room again: appends work, with sequences above every one handed out.
+      s.ack(stored[stored.length - 1]!);
+      expect(s.append(mkEvent('after'))).to.be.greaterThan(stored[stored.length - 1]!);
+      s.close();
+      s = opened = Spool.open(o);
+      expect(readAll(s).map((g) => g.ev.dns!.question.name)).to.deep.equal(['qafter.example']);
+      expect(s.counters.get('spool.corrupt_frames')).to.equal(0);
+      s.close();
+    } finally {
+      opened?.close();
+      execFileSync('umount', ['-l', mnt]);
+    }
   });
 
   it('an event larger than MAX_RECORD_BYTES is refused and counted', () => {
