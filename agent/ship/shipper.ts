@@ -208,8 +208,15 @@ export class Shipper {
 
   private async loop(): Promise<void> {
     let lingered = false;
+    let retryAt = 0;
     for (;;) {
       if (this.stopping && Date.now() >= this.deadline) return;
+      // Woken early from a wait by stop(): the wait still holds (Retry-After is the collector's word).
+      if (Date.now() < retryAt) {
+        if (retryAt >= this.deadline) return;
+        await this.sleep(retryAt - Date.now());
+        continue;
+      }
       const batch = this.spool.readBatch(this.eventsNow, this.maxBytes);
       if (batch.length === 0) {
         if (this.stopping) return;
@@ -239,7 +246,8 @@ export class Shipper {
       const delay = out.delayMs ?? backoffDelay(this.attempt, this.baseMs, this.capMs, this.random);
       this.attempt++;
       this.counters.inc('ship.retries');
-      if (this.stopping && Date.now() + delay >= this.deadline) return;
+      retryAt = Date.now() + delay;
+      if (this.stopping && retryAt >= this.deadline) return;
       await this.sleep(delay);
     }
   }

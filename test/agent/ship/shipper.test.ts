@@ -246,6 +246,22 @@ describe('agent/ship/shipper', function () {
     expect(spool.pending).to.equal(10);
   });
 
+  it('stop() during a Retry-After wait keeps the wait, then flushes', async () => {
+    const ids = fill(30);
+    const times: number[] = [];
+    collector.script = () => {
+      times.push(Date.now());
+      return times.length === 1 ? { status: 503, headers: { 'retry-after': '1' } } : undefined;
+    };
+    const s = ship();
+    await waitFor(() => times.length === 1, 5000, 'the first request');
+    expect(await s.stop(3000)).to.equal(true);
+    shipper = undefined;
+    expect(times.length).to.equal(2);
+    expect(times[1]! - times[0]!).to.be.at.least(950);
+    expect(storedIds()).to.deep.equal(ids.sort());
+  });
+
   it('Retry-After parsing and full-jitter backoff', () => {
     expect(parseRetryAfter('120')).to.equal(120_000);
     expect(parseRetryAfter(' 0 ')).to.equal(0);
