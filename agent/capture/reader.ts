@@ -58,7 +58,11 @@ export class CaptureFileReader {
         parser = new ClassicParser(src, counters);
       } else if (le32 === PCAPNG_SHB) {
         if (avail < 12) throw new UmbraError('UMBRA_E_CAPTURE_TRUNCATED', path, `pcapng section header is ${avail} of at least ${PCAPNG_MIN_SHB_BYTES} bytes`);
-        const bomLe = v.getUint32(src.start + 8, true) === 0x1a2b3c4d;
+        const bom = v.getUint32(src.start + 8, true);
+        if (bom !== 0x1a2b3c4d && bom !== 0x4d3c2b1a) {
+          throw new UmbraError('UMBRA_E_CAPTURE_FORMAT', path, `pcapng section header with bad byte-order magic 0x${bom.toString(16)}`);
+        }
+        const bomLe = bom === 0x1a2b3c4d;
         const blen = v.getUint32(src.start + 4, bomLe);
         await src.fill(Math.min(Math.max(blen, PCAPNG_MIN_SHB_BYTES), 1 << 20));
         if (src.available < Math.max(blen, PCAPNG_MIN_SHB_BYTES) && src.eof) {
