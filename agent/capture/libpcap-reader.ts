@@ -13,7 +13,7 @@
 //   snapshot length), so p.data is valid only during the callback, as in reader.ts.
 
 import { createRequire } from 'node:module';
-import { existsSync, statSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import type { CapturedPacket } from '../packet.js';
 import type { Counters } from '../stats.js';
 import { UmbraError } from '../../common/errors.js';
@@ -64,6 +64,18 @@ function openError(path: string, e: unknown): UmbraError {
   return new UmbraError('UMBRA_E_CAPTURE_OPEN', path, msg);
 }
 
+/** pcapng or classic, from the first four bytes (libpcap does not say); stdin is not peeked. */
+function formatOf(path: string): 'pcap' | 'pcapng' {
+  if (path === '-') return 'pcap';
+  const fd = openSync(path, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    return readSync(fd, b, 0, 4, 0) === 4 && b.readUInt32LE(0) === 0x0a0d0d0a ? 'pcapng' : 'pcap';
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Same contract as reader.ts readCapture, through libpcap. */
 export function readCaptureLibpcap(path: string, onPacket: OnPacket, _counters: Counters): Promise<CaptureSummary> {
   let session: PcapSessionLike;
@@ -73,7 +85,7 @@ export function readCaptureLibpcap(path: string, onPacket: OnPacket, _counters: 
     return Promise.reject(openError(path, e));
   }
   const linkType = linkTypeFromBinding(session.link_type);
-  const summary: CaptureSummary = { path, format: 'pcap', linkTypes: [linkType], packets: 0, bytes: 0 };
+  const summary: CaptureSummary = { path, format: formatOf(path), linkTypes: [linkType], packets: 0, bytes: 0 };
   const p: CapturedPacket = { tsSec: 0, tsNsec: 0, linkType, data: new Uint8Array(0), origLen: 0, interfaceId: 0 };
   return new Promise((resolve, reject) => {
     session.on('packet', (raw) => {

@@ -104,7 +104,7 @@ export class ClassicParser implements FormatParser {
     const frac = v.getUint32(s + 4, le);
     p.tsNsec = this.ns ? frac : frac * 1000;
     p.origLen = v.getUint32(s + 12, le);
-    p.data = src.buf.subarray(s + PCAP_RECORD_HEADER_BYTES, s + total);
+    p.data = new Uint8Array(src.buf.buffer, s + PCAP_RECORD_HEADER_BYTES, caplen); // buf owns its ArrayBuffer from 0
     src.start = s + total;
     return ADV_PACKET;
   }

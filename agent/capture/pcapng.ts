@@ -137,7 +137,7 @@ export class PcapngParser implements FormatParser {
           p.linkType = iface.linkType;
           p.interfaceId = iface.globalId;
           p.origLen = v.getUint32(body + 16, le);
-          p.data = src.buf.subarray(body + 20, body + 20 + caplen);
+          p.data = new Uint8Array(src.buf.buffer, body + 20, caplen);
           return ADV_PACKET;
         }
         case PCAPNG_SPB: {
@@ -156,7 +156,7 @@ export class PcapngParser implements FormatParser {
           p.linkType = iface.linkType;
           p.interfaceId = iface.globalId;
           p.origLen = origLen;
-          p.data = src.buf.subarray(body + 4, body + 4 + caplen);
+          p.data = new Uint8Array(src.buf.buffer, body + 4, caplen);
           return ADV_PACKET;
         }
         case PCAPNG_IDB:
