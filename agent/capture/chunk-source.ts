@@ -64,7 +64,7 @@ export class ChunkSource {
   async fill(n: number): Promise<void> {
     if (this.end - this.start >= n || this.eof) return;
     if (n > this.buf.length) {
-      const bigger = new Uint8Array(Math.max(n, this.buf.length * 2));
+      const bigger = new Uint8Array(Math.max(n, Math.min(this.buf.length * 2, MAX_RECORD_BYTES + 64)));
       bigger.set(this.buf.subarray(this.start, this.end));
       this.base += this.start;
       this.end -= this.start;

@@ -109,7 +109,10 @@ export class PcapngParser implements FormatParser {
       switch (type) {
         case PCAPNG_EPB:
         case PCAPNG_OPB: {
-          if (bodyEnd - body < 20) break;
+          if (bodyEnd - body < 20) {
+            this.counters.inc('capture.bad_record');
+            continue;
+          }
           const opb = type === PCAPNG_OPB;
           const ifid = opb ? v.getUint16(body, le) : v.getUint32(body, le);
           const caplen = v.getUint32(body + 12, le);
@@ -141,7 +144,10 @@ export class PcapngParser implements FormatParser {
           return ADV_PACKET;
         }
         case PCAPNG_SPB: {
-          if (bodyEnd - body < 4) break;
+          if (bodyEnd - body < 4) {
+            this.counters.inc('capture.bad_record');
+            continue;
+          }
           const iface = this.ifaces[0];
           if (iface === undefined) {
             this.counters.inc('capture.unknown_interface');

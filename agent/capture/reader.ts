@@ -11,7 +11,7 @@
 import type { CapturedPacket } from '../packet.js';
 import type { Counters } from '../stats.js';
 import { UmbraError } from '../../common/errors.js';
-import { ChunkSource, READ_CHUNK_BYTES } from './chunk-source.js';
+import { ChunkSource, MAX_RECORD_BYTES, READ_CHUNK_BYTES } from './chunk-source.js';
 import { ADV_END, ADV_NEED, ADV_PACKET, ClassicParser, PCAP_FILE_HEADER_BYTES, classicMagic, type FormatParser } from './pcap-classic.js';
 import { PCAPNG_MIN_SHB_BYTES, PCAPNG_SHB, PcapngParser } from './pcapng.js';
 
@@ -64,6 +64,9 @@ export class CaptureFileReader {
         }
         const bomLe = bom === 0x1a2b3c4d;
         const blen = v.getUint32(src.start + 4, bomLe);
+        if (blen < PCAPNG_MIN_SHB_BYTES || blen % 4 !== 0 || blen > MAX_RECORD_BYTES) {
+          throw new UmbraError('UMBRA_E_CAPTURE_FORMAT', path, `pcapng section header with bad length ${blen}`);
+        }
         await src.fill(Math.min(Math.max(blen, PCAPNG_MIN_SHB_BYTES), 1 << 20));
         if (src.available < Math.max(blen, PCAPNG_MIN_SHB_BYTES) && src.eof) {
           throw new UmbraError('UMBRA_E_CAPTURE_TRUNCATED', path, `pcapng section header is ${src.available} of ${Math.max(blen, PCAPNG_MIN_SHB_BYTES)} bytes`);

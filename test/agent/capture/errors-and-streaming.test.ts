@@ -98,12 +98,14 @@ describe('capture files: errors, damage, streaming', () => {
         expect(e.code, `${bytes.length} bytes`).to.equal('UMBRA_E_CAPTURE_TRUNCATED');
       }
     });
-    it('a pcapng section header with a bad byte-order magic, and pcap version 3: not a capture', async () => {
+    it('a pcapng section header with a bad byte-order magic or an absurd length, and pcap version 3: not a capture', async () => {
       const bad = shb();
       bad.writeUInt32LE(0x11223344, 8);
       const v3 = Buffer.from(eth);
       v3.writeUInt16LE(3, 4);
-      for (const bytes of [bad, v3]) expect((await rejects(readCapture(tmp(bytes), () => undefined, new Counters()))).code).to.equal('UMBRA_E_CAPTURE_FORMAT');
+      const absurd = shb();
+      absurd.writeUInt32LE(0xfffffff0, 4);
+      for (const bytes of [bad, v3, absurd]) expect((await rejects(readCapture(tmp(bytes), () => undefined, new Counters()))).code).to.equal('UMBRA_E_CAPTURE_FORMAT');
     });
     it('a missing file or a directory: cannot open', async () => {
       expect((await rejects(readCapture(join(dir, 'nope.pcap'), () => undefined, new Counters()))).message).to.match(/nope\.pcap: cannot open capture: no such file$/);
