@@ -25,9 +25,13 @@
 //   (`spool.dropped_write_error`; the file is cut back, the spool goes on).
 // - Acknowledged bytes of the oldest segment count against the bound until the whole segment
 //   is acknowledged and deleted; a fully acknowledged spool starts a fresh segment at once.
-// - A torn last frame (process killed mid-write) is truncated at open; a corrupt frame
-//   elsewhere (bad magic, length or CRC) is skipped when read and counted once
-//   (`spool.corrupt_frames`). Neither is fatal.
+// - A torn last frame (process killed mid-write) is truncated at open (`spool.torn_frames`,
+//   `spool.torn_bytes`); a damaged region elsewhere (bad magic, length or CRC; one frame or
+//   several adjacent ones) is skipped when read, by scanning to the next valid frame, and
+//   counted once: `spool.corrupt_regions`, `spool.corrupt_bytes`, and `spool.corrupt_frames`,
+//   the unacknowledged events lost in it — exact, because sequences are contiguous (a dropped
+//   event never uses one up), so the gap between the good frames around the damage is the
+//   number of events it held. Neither is fatal.
 // - Durability: `append`/`appendMany` return after write(2) (appendMany: one write for the
 //   whole batch — write(2) is the main cost), so the event survives a crash of the process;
 //   surviving a power loss needs fsync, per the `fsync` policy (`always`: every append;
@@ -141,6 +145,9 @@ export class Spool {
   // Corrupt regions are counted once: only those beyond the furthest one counted.
   private countedSeg = -1;
   private countedOff = -1;
+  // After a damaged region: the last good sequence before it (-1: none pending). The events
+  // lost are counted exactly when the next good frame shows where the sequence resumes.
+  private gapFrom = -1;
 
   // Read buffer over one segment.
   private rbuf = Buffer.allocUnsafe(READ_CHUNK_BYTES);
@@ -224,28 +231,31 @@ export class Spool {
     let pendingBytes = 0;
     let seq = this._nextSeq;
     let active = this.segments[this.segments.length - 1]!;
-    const flush = (): void => {
-      if (frames.length === 0) return;
-      if (!this.writeFrames(active, frames, pendingBytes)) {
-        for (const i of owners) {
-          out[i] = null;
-          delete events[i]!.event.id;
-        }
-        this.counters.inc('spool.dropped_write_error', owners.length);
-      } else this.counters.inc('spool.appended', owners.length);
+    const dropWriteError = (i: number): void => {
+      out[i] = null;
+      delete events[i]!.event.id;
+      this.counters.inc('spool.dropped_write_error');
+    };
+    /** Writes the pending frames; on failure they are dropped and their sequences reused. */
+    const flush = (): boolean => {
+      if (frames.length === 0) return true;
+      const ok = this.writeFrames(active, frames, pendingBytes);
+      if (ok) this.counters.inc('spool.appended', owners.length);
+      else {
+        // Sequences stay contiguous (no gap), so a gap in what is read means corruption.
+        seq = out[owners[0]!]!;
+        for (const i of owners) dropWriteError(i);
+      }
       frames.length = 0;
       owners.length = 0;
       pendingBytes = 0;
+      return ok;
     };
     for (let i = 0; i < events.length; i++) {
       const event = events[i]!;
-      event.event.id = `${this.agentId}:${seq}`;
-      if (event.observer) event.observer.id = this.agentId;
-      else event.observer = { id: this.agentId };
-      const json = JSON.stringify(event);
-      const len = Buffer.byteLength(json);
-      const frameLen = FRAME_HEADER_BYTES + len;
-      if (len > MAX_RECORD_BYTES) {
+      let json = this.stamp(event, seq);
+      let frameLen = FRAME_HEADER_BYTES + Buffer.byteLength(json);
+      if (frameLen - FRAME_HEADER_BYTES > MAX_RECORD_BYTES) {
         this.counters.inc('spool.rejected_too_large');
         delete event.event.id;
         continue;
@@ -259,12 +269,23 @@ export class Spool {
       }
       const activeSize = active.size + pendingBytes;
       if (activeSize > 0 && activeSize + frameLen > this.segmentBytes) {
-        flush();
-        active = this.startSegment(seq);
+        if (!flush()) {
+          // This event's sequence moved back: stamp it again.
+          json = this.stamp(event, seq);
+          frameLen = FRAME_HEADER_BYTES + Buffer.byteLength(json);
+        }
+        if (active.size > 0) {
+          const next = this.startSegment(seq);
+          if (!next) {
+            dropWriteError(i);
+            continue;
+          }
+          active = next;
+        }
       }
       const buf = Buffer.allocUnsafe(frameLen);
       buf.writeUInt16BE(FRAME_MAGIC, 0);
-      buf.writeUInt32BE(len, 2);
+      buf.writeUInt32BE(frameLen - FRAME_HEADER_BYTES, 2);
       buf.writeBigUInt64BE(BigInt(seq), 10);
       buf.write(json, FRAME_HEADER_BYTES, 'utf8');
       buf.writeUInt32BE(crc32(buf.subarray(10)), 6);
@@ -274,9 +295,16 @@ export class Spool {
       out[i] = seq++;
     }
     flush();
-    // A failed write leaves a gap in the sequence; a gap is harmless, a reused one is not.
     this._nextSeq = seq;
     return out;
+  }
+
+  /** Sets the event's ids for `seq` and returns its JSON. */
+  private stamp(event: UmbraEvent, seq: number): string {
+    event.event.id = `${this.agentId}:${seq}`;
+    if (event.observer) event.observer.id = this.agentId;
+    else event.observer = { id: this.agentId };
+    return JSON.stringify(event);
   }
 
   /** Writes frames at the end of the active segment; false (counted, file cut back) if the write failed. */
@@ -318,6 +346,7 @@ export class Spool {
     }
     let off = this.cursorOff;
     let bytes = 0;
+    let prevSeq = this._ackedSeq;
     while (out.length < maxEvents && segIdx < this.segments.length) {
       const seg = this.segments[segIdx]!;
       const f = this.frameAt(seg, off);
@@ -329,11 +358,17 @@ export class Spool {
         continue;
       }
       if (f.kind === 'corrupt') {
-        this.countCorrupt(seg, off);
+        if (this.countCorrupt(seg, off, f.next)) this.gapFrom = prevSeq;
         off = f.next;
         if (out.length === 0) this.moveCursor(seg, off);
         continue;
       }
+      if (this.gapFrom >= 0 && f.seq > this.gapFrom) {
+        // Sequences are contiguous: the ones missing since the last good frame were in the damage.
+        this.counters.inc('spool.corrupt_frames', f.seq - this.gapFrom - 1);
+        this.gapFrom = -1;
+      }
+      prevSeq = Math.max(prevSeq, f.seq);
       if (f.seq <= this._ackedSeq || (out.length > 0 && f.seq <= out[out.length - 1]!.seq)) {
         if (f.seq > this._ackedSeq) this.counters.inc('spool.out_of_order_frames');
         off = f.next;
@@ -430,7 +465,7 @@ export class Spool {
     }
     for (const s of this.segments) this._bytes += s.size;
     this._nextSeq = Math.max(lastSeq + 1, last ? last.firstSeq : 1, this._ackedSeq + 1);
-    if (!last) this.startSegment(this._nextSeq);
+    if (!last && !this.startSegment(this._nextSeq)) throw new SpoolError(this.dir, `cannot create a segment file: ${this.lastWriteError}`);
     this.deleteAcknowledged();
   }
 
@@ -549,17 +584,32 @@ export class Spool {
     }
   }
 
-  /** Starts a new segment named by `firstSeq` and makes it the one written. */
-  private startSegment(firstSeq: number): Segment {
+  /**
+   * Starts a new segment named by `firstSeq` and makes it the one written. Null (counted,
+   * the current segment stays the one written) if the file cannot be created.
+   */
+  private startSegment(firstSeq: number): Segment | null {
+    const seg: Segment = { firstSeq, path: join(this.dir, segmentName(firstSeq)), size: 0 };
+    let fd: number;
+    try {
+      // 'w' also empties a leftover file of that name (only possible if it held no valid frame).
+      fd = openSync(seg.path, 'w+');
+    } catch (e) {
+      this.counters.inc('spool.write_errors');
+      this.lastWriteError = (e as Error).message;
+      return null;
+    }
     if (this.writeFd >= 0) {
-      if (this.fsync !== 'never' && this.dirty) fdatasyncSync(this.writeFd);
+      try {
+        if (this.fsync !== 'never' && this.dirty) fdatasyncSync(this.writeFd);
+      } catch (e) {
+        this.counters.inc('spool.fsync_errors');
+        this.lastWriteError = (e as Error).message;
+      }
       this.dirty = false;
       closeSync(this.writeFd);
-      this.writeFd = -1;
     }
-    const seg: Segment = { firstSeq, path: join(this.dir, segmentName(firstSeq)), size: 0 };
-    // 'w' also empties a leftover file of that name (only possible if it held no valid frame).
-    this.writeFd = openSync(seg.path, 'w+');
+    this.writeFd = fd;
     const prev = this.segments[this.segments.length - 1];
     if (prev && prev.firstSeq === firstSeq) {
       this._bytes -= prev.size;
@@ -569,7 +619,13 @@ export class Spool {
     } else {
       this.segments.push(seg);
     }
-    if (this.fsync !== 'never') this.syncDir();
+    if (this.fsync !== 'never') {
+      try {
+        this.syncDir();
+      } catch {
+        this.counters.inc('spool.fsync_errors');
+      }
+    }
     this.counters.inc('spool.segments_created');
     return seg;
   }
@@ -597,11 +653,14 @@ export class Spool {
     this.cursorOff = off;
   }
 
-  private countCorrupt(seg: Segment, off: number): void {
-    if (seg.firstSeq < this.countedSeg || (seg.firstSeq === this.countedSeg && off <= this.countedOff)) return;
+  /** Counts a damaged region [off, next) the first time it is passed; true then. */
+  private countCorrupt(seg: Segment, off: number, next: number): boolean {
+    if (seg.firstSeq < this.countedSeg || (seg.firstSeq === this.countedSeg && off <= this.countedOff)) return false;
     this.countedSeg = seg.firstSeq;
     this.countedOff = off;
-    this.counters.inc('spool.corrupt_frames');
+    this.counters.inc('spool.corrupt_regions');
+    this.counters.inc('spool.corrupt_bytes', next - off);
+    return true;
   }
 
   private dropReadBuffer(): void {
