@@ -15,7 +15,7 @@ import type { Counters } from '../stats.js';
 import { DecodeError } from './decode-error.js';
 import { ETHERTYPE_IPV4, ETHERTYPE_IPV6, parseLink, type LinkInfo } from './link.js';
 import { IP_PROTO_TCP, IP_PROTO_UDP, newIPv4Header, parseIPv4 } from './ipv4.js';
-import { newIPv6Header, parseIPv6, walkExtensionHeaders } from './ipv6.js';
+import { IPV6_AH, IPV6_DEST_OPTS, IPV6_HOP_BY_HOP, IPV6_ROUTING, newIPv6Header, parseIPv6, walkExtensionHeaders } from './ipv6.js';
 import { newUdpHeader, parseUdp } from './udp.js';
 import { newTcpHeader, parseTcp } from './tcp.js';
 import { FragmentTable, DEFAULT_FRAG_LIMITS, type FragLimits } from '../flow/ip-fragments.js';
@@ -123,6 +123,13 @@ export class PacketDecoder {
       start = h.payloadOffset;
       end = h.end;
       if (h.fragment) {
+        // every fragment names the next header; only UDP/TCP (possibly behind more
+        // extension headers) is worth buffering
+        const nh = h.protocol;
+        if (nh !== IP_PROTO_UDP && nh !== IP_PROTO_TCP && nh !== IPV6_DEST_OPTS && nh !== IPV6_ROUTING && nh !== IPV6_AH && nh !== IPV6_HOP_BY_HOP) {
+          this.counters.inc('ipv6.other_protocol');
+          return null;
+        }
         if (h.truncated) {
           this.counters.inc('frag.truncated_fragment');
           return null;

@@ -58,6 +58,17 @@ describe('PacketDecoder', () => {
       }
       expect(sizes).to.deep.equal([4000, 4000, 22, 3000]);
     });
+
+    it('buffers only fragments of UDP/TCP datagrams (the ICMP echo fragments of ping -s 4000 are counted, not kept)', async () => {
+      for (const f of ['frag-ipv4.pcap', 'frag-ipv6.pcap']) {
+        const c = new Counters();
+        const dec = new PacketDecoder(c);
+        for (const p of await packets(fixture('captures', 'format', f))) dec.decode(p);
+        expect(c.get(f === 'frag-ipv4.pcap' ? 'ipv4.other_protocol' : 'ipv6.other_protocol'), f).to.equal(12);
+        expect(dec.fragments.size).to.equal(0);
+        expect(dec.fragments.bufferedBytes).to.equal(0);
+      }
+    });
   });
 
   describe('hostile input', () => {
