@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Makes test/fixtures/captures/dns/dig-*.pcap: real `dig` queries (UDP and
-# +tcp) answered by a real dnsmasq on a loopback port, captured with tcpdump on
-# `lo` (filtered on that port, so nothing else on the machine is recorded).
+# +tcp) answered by a real dnsmasq on port 53 of the loopback of a network
+# namespace made for the purpose (so nothing else on the machine is recorded,
+# and the captures carry DNS on its real port).
 # What dnsmasq is told to answer below is the independent expectation of the
 # tests in test/agent/decode/dns.test.ts and test/agent/flow/dns-cache.test.ts;
 # keep the two in step. dig's printout of each exchange is kept as <case>.dig.txt. Needs root (tcpdump), dnsmasq (dnsmasq-base) and dig.
@@ -10,13 +11,20 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 OUT=test/fixtures/captures/dns
 mkdir -p "$OUT"
-PORT=${DNS_FIXTURE_PORT:-25353}
+PORT=53
+NS=umbra-fx-dns
 WORK=$(mktemp -d)
 DNSMASQ_PID=
+ip netns del "$NS" 2>/dev/null || true
+ip netns add "$NS"
+ip -n "$NS" link set lo up
 
 cleanup() {
   [ -n "$DNSMASQ_PID" ] && kill "$DNSMASQ_PID" 2>/dev/null || true
   rm -rf "$WORK"
+  ip netns pids "$NS" 2>/dev/null | xargs -r kill 2>/dev/null || true
+  sleep 0.2
+  ip netns del "$NS" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -35,7 +43,7 @@ EOF
 HTTPS_CLAUDE=00010000010006026833026832000400040a00000700060010fd000000000000000000000000000007
 HTTPS_OPENAI=000103737663066f70656e6169076578616d706c6500000100030268320003000220fb00060010fd000000000000000000000000000008
 
-dnsmasq --no-daemon --port="$PORT" --listen-address=127.0.0.1 --bind-interfaces \
+ip netns exec "$NS" dnsmasq --no-daemon --port="$PORT" --listen-address=127.0.0.1 --bind-interfaces \
   --no-resolv --no-hosts --addn-hosts="$WORK/hosts" --local-ttl=300 \
   --address=/chatgpt.com/10.0.0.5 --address=/chatgpt.com/fd00::5 \
   --cname=chat.openai.com,chat.openai.com.cdn.cloudflare.net \
@@ -51,11 +59,11 @@ sleep 0.5
 capture() {
   local name=$1; shift
   local pcap="$OUT/$name.pcap"
-  tcpdump -i lo -U -s 0 -w "$pcap" "port $PORT" 2>/dev/null &
+  ip netns exec "$NS" tcpdump -i lo -U -s 0 -w "$pcap" "port $PORT" 2>/dev/null &
   local tpid=$!
   sleep 0.7
   # dig's own printout is kept beside the pcap: the tests compare answers with it.
-  dig @127.0.0.1 -p "$PORT" +tries=1 +time=2 "$@" | grep -v -e '^;; WHEN:' -e '^;; Query time:' > "$OUT/$name.dig.txt"
+  ip netns exec "$NS" dig @127.0.0.1 -p "$PORT" +tries=1 +time=2 "$@" | grep -v -e '^;; WHEN:' -e '^;; Query time:' > "$OUT/$name.dig.txt"
   sleep 0.3
   kill -INT "$tpid"; wait "$tpid" || true
   echo "$name: $(grep -c . "$OUT/$name.dig.txt") dig lines, $(tcpdump -r "$pcap" 2>/dev/null | wc -l) packets"

@@ -17,7 +17,7 @@ import type { Endpoints } from '../../../agent/observation.js';
 import { fixture } from '../../helpers/root.js';
 import { readPcap, tcpStream, type LitePacket } from '../../helpers/pcap-lite.js';
 
-const DNS_PORT = 25353; // test/tools/make-dns-fixtures.sh
+const DNS_PORT = 53; // test/tools/make-dns-fixtures.sh
 const dnsFixture = (name: string): string => fixture('captures', 'dns', `${name}.pcap`);
 
 interface Exchange {

@@ -12,7 +12,7 @@ import { Counters } from '../../../agent/stats.js';
 import { fixture } from '../../helpers/root.js';
 import { readPcap, tcpStream } from '../../helpers/pcap-lite.js';
 
-const DNS_PORT = 25353; // test/tools/make-dns-fixtures.sh
+const DNS_PORT = 53; // test/tools/make-dns-fixtures.sh
 
 /** The response of one dig ↔ dnsmasq fixture, and its capture time. */
 function response(name: string): { msg: DnsMessage; ts: number } {
