@@ -126,6 +126,8 @@ export class Shipper {
   private wake: (() => void) | undefined;
   private inflight: ReturnType<typeof request> | undefined;
   private attempt = 0;
+  private retryAt = 0;
+  private lingered = false;
   private eventsNow: number;
   private okSinceSplit = 0;
   private lastProblem = '';
@@ -207,49 +209,64 @@ export class Shipper {
   }
 
   private async loop(): Promise<void> {
-    let lingered = false;
-    let retryAt = 0;
-    for (;;) {
-      if (this.stopping && Date.now() >= this.deadline) return;
-      // Woken early from a wait by stop(): the wait still holds (Retry-After is the collector's word).
-      if (Date.now() < retryAt) {
-        if (retryAt >= this.deadline) return;
-        await this.sleep(retryAt - Date.now());
-        continue;
+    while (!(this.stopping && Date.now() >= this.deadline)) {
+      let more: boolean;
+      try {
+        more = await this.step();
+      } catch (e) {
+        // The spool failed (an I/O error reading or acknowledging): count, log, wait, go on.
+        this.counters.inc('ship.spool_errors');
+        const reason = `spool: ${(e as Error).message}`;
+        if (reason !== this.lastProblem) this.log('error', reason);
+        this.lastProblem = this.lastError = reason;
+        more = await this.wait(backoffDelay(this.attempt++, this.baseMs, this.capMs, this.random));
       }
-      const batch = this.spool.readBatch(this.eventsNow, this.maxBytes);
-      if (batch.length === 0) {
-        if (this.stopping) return;
-        await this.sleep(this.lingerMs);
-        continue;
-      }
-      // A partial batch waits once for more events, unless we are flushing.
-      if (batch.length < this.eventsNow && !lingered && !this.stopping && this.lingerMs > 0) {
-        lingered = true;
-        await this.sleep(this.lingerMs);
-        continue;
-      }
-      lingered = false;
-      const out = await this.send(batch);
-      if (out.kind === 'ok') {
-        this.attempt = 0;
-        this.lastError = '';
-        if (this.lastProblem) this.log('info', `collector accepts events again (after: ${this.lastProblem})`);
-        this.lastProblem = '';
-        continue;
-      }
-      this.lastError = out.reason;
-      if (out.reason !== this.lastProblem) {
-        this.log(out.reason.startsWith('HTTP 401') || out.reason.startsWith('HTTP 403') ? 'error' : 'warn', `shipping to ${this.url.origin}: ${out.reason}; retrying`);
-        this.lastProblem = out.reason;
-      }
-      const delay = out.delayMs ?? backoffDelay(this.attempt, this.baseMs, this.capMs, this.random);
-      this.attempt++;
-      this.counters.inc('ship.retries');
-      retryAt = Date.now() + delay;
-      if (this.stopping && retryAt >= this.deadline) return;
-      await this.sleep(delay);
+      if (!more) return;
     }
+  }
+
+  /** Waits before the next attempt; false when stopping and the wait would pass the deadline. */
+  private async wait(delay: number): Promise<boolean> {
+    this.retryAt = Date.now() + delay;
+    if (this.stopping && this.retryAt >= this.deadline) return false;
+    await this.sleep(delay);
+    return true;
+  }
+
+  /** One turn of the loop: read, maybe linger, send, wait on failure. False: stop now. */
+  private async step(): Promise<boolean> {
+    // Woken early from a wait by stop(): the wait still holds (Retry-After is the collector's word).
+    if (Date.now() < this.retryAt) return this.wait(this.retryAt - Date.now());
+    const batch = this.spool.readBatch(this.eventsNow, this.maxBytes);
+    if (batch.length === 0) {
+      if (this.stopping) return false;
+      await this.sleep(this.lingerMs);
+      return true;
+    }
+    // A partial batch waits once for more events, unless we are flushing.
+    if (batch.length < this.eventsNow && !this.lingered && !this.stopping && this.lingerMs > 0) {
+      this.lingered = true;
+      await this.sleep(this.lingerMs);
+      return true;
+    }
+    this.lingered = false;
+    const out = await this.send(batch);
+    if (out.kind === 'ok') {
+      this.attempt = 0;
+      this.lastError = '';
+      if (this.lastProblem) this.log('info', `collector accepts events again (after: ${this.lastProblem})`);
+      this.lastProblem = '';
+      return true;
+    }
+    this.lastError = out.reason;
+    if (out.reason !== this.lastProblem) {
+      this.log(out.reason.startsWith('HTTP 401') || out.reason.startsWith('HTTP 403') ? 'error' : 'warn', `shipping to ${this.url.origin}: ${out.reason}; retrying`);
+      this.lastProblem = out.reason;
+    }
+    const delay = out.delayMs ?? backoffDelay(this.attempt, this.baseMs, this.capMs, this.random);
+    this.attempt++;
+    this.counters.inc('ship.retries');
+    return this.wait(delay);
   }
 
   /** Sends the records in order, halving on 413; ok when every record was acknowledged. */

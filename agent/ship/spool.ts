@@ -349,7 +349,20 @@ export class Spool {
     let prevSeq = this._ackedSeq;
     while (out.length < maxEvents && segIdx < this.segments.length) {
       const seg = this.segments[segIdx]!;
-      const f = this.frameAt(seg, off);
+      let f: FrameResult;
+      try {
+        f = this.frameAt(seg, off);
+      } catch (e) {
+        // An older segment file removed behind our back: its events are lost, counted; go on.
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT' || segIdx === this.segments.length - 1) throw e;
+        this.segments.splice(segIdx, 1);
+        this._bytes -= seg.size;
+        this.counters.inc('spool.missing_segments');
+        if (this.gapFrom < 0) this.gapFrom = prevSeq;
+        off = 0;
+        if (out.length === 0 || this.cursorSeg === seg) this.moveCursor(this.segments[segIdx]!, 0);
+        continue;
+      }
       if (f.kind === 'end') {
         if (segIdx === this.segments.length - 1) break;
         segIdx++;
@@ -411,7 +424,14 @@ export class Spool {
   sync(): void {
     if (this.closed || !this.dirty || this.writeFd < 0) return;
     this.dirty = false;
-    fdatasyncSync(this.writeFd);
+    try {
+      fdatasyncSync(this.writeFd);
+    } catch (e) {
+      // Called from a timer: an I/O error here must not end the agent. Counted, retried next time.
+      this.dirty = true;
+      this.counters.inc('spool.fsync_errors');
+      this.lastWriteError = (e as Error).message;
+    }
   }
 
   /** Flushes (unless `never`), closes files and releases the lock. */
@@ -420,8 +440,8 @@ export class Spool {
     if (this.timer) clearInterval(this.timer);
     if (this.fsync !== 'never') this.sync();
     this.closed = true;
+    if (this.rFd >= 0 && this.rFd !== this.writeFd) closeSync(this.rFd);
     if (this.writeFd >= 0) closeSync(this.writeFd);
-    if (this.rFd >= 0) closeSync(this.rFd);
     this.writeFd = this.rFd = -1;
     if (this.locked) {
       this.locked = false;
@@ -607,6 +627,7 @@ export class Spool {
         this.lastWriteError = (e as Error).message;
       }
       this.dirty = false;
+      if (this.rFd === this.writeFd) this.dropReadBuffer();
       closeSync(this.writeFd);
     }
     this.writeFd = fd;
@@ -664,7 +685,7 @@ export class Spool {
   }
 
   private dropReadBuffer(): void {
-    if (this.rFd >= 0) closeSync(this.rFd);
+    if (this.rFd >= 0 && this.rFd !== this.writeFd) closeSync(this.rFd);
     this.rFd = -1;
     this.rSeg = undefined;
     this.rLen = 0;
@@ -676,7 +697,8 @@ export class Spool {
     if (this.rSeg === seg && off >= this.rStart && off + len <= this.rStart + this.rLen) return true;
     if (this.rSeg !== seg) {
       this.dropReadBuffer();
-      this.rFd = openSync(seg.path, 'r');
+      // The segment being written is read through its own descriptor.
+      this.rFd = seg === this.segments[this.segments.length - 1] && this.writeFd >= 0 ? this.writeFd : openSync(seg.path, 'r');
       this.rSeg = seg;
     }
     if (this.rbuf.length < len) this.rbuf = Buffer.allocUnsafe(len);

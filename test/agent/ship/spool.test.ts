@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, rmSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
@@ -227,6 +227,25 @@ describe('agent/ship/spool', () => {
     const lost = [2, offs.length];
     expect(seqs).to.deep.equal(Array.from({ length: 30 }, (_, i) => i + 1).filter((q) => !lost.includes(q)));
     expect(s.counters.get('spool.corrupt_frames')).to.equal(2);
+    s.close();
+  });
+
+  it('an older segment file removed behind its back: its events counted as lost, reading goes on', () => {
+    const s = open({ segmentBytes: 3000, maxBytes: 100_000 });
+    for (let i = 1; i <= 40; i++) s.append(mkEvent(i));
+    const files = segFiles(tmp.dir);
+    expect(files.length).to.be.greaterThan(3);
+    const first = (f: string): number => Number(f.slice(8, 28));
+    const gone = [first(files[1]!), first(files[2]!) - 1];
+    rmSync(join(tmp.dir, files[1]!));
+    const bytesBefore = s.bytes;
+    const seqs = readAll(s).map((g) => g.seq);
+    expect(seqs).to.deep.equal(Array.from({ length: 40 }, (_, i) => i + 1).filter((q) => q < gone[0]! || q > gone[1]!));
+    expect(s.counters.get('spool.missing_segments')).to.equal(1);
+    expect(s.counters.get('spool.corrupt_frames')).to.equal(gone[1]! - gone[0]! + 1);
+    expect(s.bytes).to.be.below(bytesBefore);
+    s.ack(40);
+    expect(segFiles(tmp.dir)).to.deep.equal(['segment-00000000000000000041.spool']);
     s.close();
   });
 
