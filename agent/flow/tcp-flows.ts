@@ -58,7 +58,6 @@ const K_TLS = 1;
 const K_HTTP = 2;
 const K_DNS = 3;
 const K_DONE = 4;
-const K_IGNORED = 5;
 
 export type DnsMessageHandler = (at: Endpoints, message: Uint8Array, fromServer: boolean) => void;
 
@@ -220,18 +219,17 @@ export class TcpFlowTable {
         flow.client = new TcpReassembly(this.counters);
         flow.server = new TcpReassembly(this.counters);
       } else {
+        // First seen mid-stream: follow it only if this segment starts a ClientHello or an
+        // HTTP request. Bulk data of flows we never saw start is most of a gateway's traffic:
+        // it gets no table entry (checking its first bytes again is cheaper than holding one).
+        if (!isClientHelloStart(p) && httpMethodLength(p) === 0) return;
         flow = new Flow(h, pkt.ipVersion, pkt.src.slice(), pkt.srcPort, pkt.dst.slice(), pkt.dstPort, pkt.tsSec);
-        // First seen mid-stream: follow it only if this segment starts a ClientHello or an HTTP request.
-        if (isClientHelloStart(p) || httpMethodLength(p) > 0) {
-          flow.client = new TcpReassembly(this.counters);
-        } else {
-          flow.kind = K_IGNORED;
-        }
+        flow.client = new TcpReassembly(this.counters);
       }
       this.counters.inc('tcp.flows_midstream');
     }
     this.insert(flow);
-    if (flow.kind !== K_IGNORED && !syn) this.update(flow, pkt, sameAddr(flow.clientAddr, pkt.src) && flow.clientPort === pkt.srcPort);
+    if (!syn) this.update(flow, pkt, sameAddr(flow.clientAddr, pkt.src) && flow.clientPort === pkt.srcPort);
     else if (syn && pkt.payload.length > 0) this.update(flow, pkt, !ack);
   }
 
