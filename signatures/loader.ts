@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { UmbraError } from '../common/errors.js';
 import { Matcher } from './matcher.js';
 import { formatIssue, validateDirs, type ValidationIssue } from './validate.js';
+import { readCompiled } from './compiled.js';
 import type { OrgStatus, Service } from './types.js';
 
 export const ORG_STATUSES: readonly OrgStatus[] = ['sanctioned', 'monitored', 'unsanctioned'];
@@ -57,10 +58,17 @@ export function shippedDataDir(): string {
 /** Loads and validates the catalog; throws SignaturesError (UMBRA_E_SIGNATURES) on any error. */
 export function loadCatalog(opts: LoadOptions = {}): Catalog {
   const dirs = [opts.dataDir ?? shippedDataDir(), ...(opts.extraDirs ?? [])];
+  if (dirs.length === 1 && !opts.dataDir) {
+    const compiled = readCompiled(dirs[0]!);
+    if (compiled) return finish(compiled.services, [], opts, compiled.files);
+  }
   const { issues, entries, files } = validateDirs(dirs);
   const errors = issues.filter((i) => i.severity === 'error');
   if (errors.length) throw new SignaturesError(errors, `signatures: ${errors.length} error${errors.length === 1 ? '' : 's'} in the catalog (run 'umbra signatures validate' for the list):`);
-  const services = entries.map((e) => e.service);
+  return finish(entries.map((e) => e.service), issues.filter((i) => i.severity === 'warning'), opts, files);
+}
+
+function finish(services: Service[], warnings: ValidationIssue[], opts: LoadOptions, files: string[] = []): Catalog {
   const byId = new Map(services.map((s) => [s.id, s]));
   if (opts.status) {
     const bad: ValidationIssue[] = [];
@@ -72,7 +80,7 @@ export function loadCatalog(opts: LoadOptions = {}): Catalog {
     }
     if (bad.length) throw new SignaturesError(bad, `signatures: ${bad.length} error${bad.length === 1 ? '' : 's'} in the organisation's service status:`);
   }
-  return { services, byId, matcher: Matcher.fromServices(services), files, warnings: issues.filter((i) => i.severity === 'warning') };
+  return { services, byId, matcher: Matcher.fromServices(services), files, warnings };
 }
 
 let cached: Catalog | null = null;
