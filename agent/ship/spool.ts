@@ -163,10 +163,11 @@ export class Spool {
     this.segmentBytes = opts.segmentBytes ?? DEFAULT_SEGMENT_BYTES;
     this.fsync = opts.fsync ?? 'interval';
     this.counters = opts.counters ?? new Counters();
+    if (!['always', 'interval', 'never'].includes(this.fsync)) throw new SpoolError(this.dir, `fsync policy '${String(this.fsync)}' is not one of always, interval, never`);
     if (!opts.agentId || opts.agentId.length > MAX_AGENT_ID_LENGTH) throw new SpoolError(this.dir, `agent id must be 1..${MAX_AGENT_ID_LENGTH} characters`);
     if (!(this.segmentBytes >= FRAME_HEADER_BYTES + 1)) throw new SpoolError(this.dir, `segment size ${this.segmentBytes} too small`);
     if (!(this.maxBytes >= this.segmentBytes)) throw new SpoolError(this.dir, `spool bound ${this.maxBytes} is below the segment size ${this.segmentBytes}`);
-    if (opts.fsync === 'interval' || opts.fsync === undefined) {
+    if (this.fsync === 'interval') {
       const ms = opts.fsyncIntervalMs ?? DEFAULT_FSYNC_INTERVAL_MS;
       if (!(ms > 0)) throw new SpoolError(this.dir, `fsync interval ${ms} must be > 0 ms`);
       this.timer = setInterval(() => this.sync(), ms);

@@ -356,6 +356,16 @@ describe('agent/ship/spool', () => {
     expect(existsSync(join(tmp.dir, 'lock'))).to.equal(false);
   });
 
+  it('bad options are refused with a message naming them', () => {
+    expect(() => open({ fsync: 'sometimes' as never })).to.throw(SpoolError, /fsync policy 'sometimes'/);
+    expect(() => open({ agentId: '' })).to.throw(SpoolError, /agent id/);
+    expect(() => open({ segmentBytes: 10 })).to.throw(SpoolError, /segment size 10/);
+    expect(() => open({ segmentBytes: 5000, maxBytes: 4000 })).to.throw(SpoolError, /below the segment size/);
+    expect(() => open({ fsync: 'interval', fsyncIntervalMs: 0 })).to.throw(SpoolError, /interval 0/);
+    // Nothing was left locked by the refusals.
+    open().close();
+  });
+
   it('an unreadable ack pointer replays from the oldest segment (safe: ids are deterministic)', () => {
     let s = open();
     for (let i = 1; i <= 3; i++) s.append(mkEvent(i));
