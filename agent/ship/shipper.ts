@@ -11,7 +11,8 @@
 // backoff without one); 401/403 → a logged error, retried with backoff (the operator fixes
 // the token, nothing is lost); network errors, timeouts, 5xx and other statuses →
 // exponential backoff with full jitter (delay = random × min(cap, base × 2^attempt)).
-// One request at a time: acknowledgements are a cumulative sequence.
+// 415 → gzip is turned off and the batch sent again as identity. One request at a time:
+// acknowledgements are a cumulative sequence.
 import { Agent, request } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
@@ -115,7 +116,7 @@ export class Shipper {
   private readonly timeoutMs: number;
   private readonly baseMs: number;
   private readonly capMs: number;
-  private readonly useGzip: boolean;
+  private useGzip: boolean;
   private readonly gzipLevel: number;
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly random: () => number;
@@ -308,6 +309,15 @@ export class Shipper {
       return this.send(records.slice(half));
     }
     const detail = res.body.length > 200 ? res.body.slice(0, 200) + '…' : res.body;
+    if (res.status === 415 && this.useGzip) {
+      // A collector (or a proxy in front of it) that does not take gzip: send identity from now on.
+      this.useGzip = false;
+      this.log('warn', `collector refused gzip (HTTP 415 ${detail}); sending uncompressed NDJSON from now on`);
+      return this.send(records);
+    }
+    if (res.status === 404 || res.status === 405) {
+      return { kind: 'retry', reason: `HTTP ${res.status}: no ingest endpoint at ${this.url.href} (check the collector URL) ${detail}` };
+    }
     if (res.status === 429 || res.status === 503) {
       const ra = parseRetryAfter(headerValue(res.headers['retry-after']));
       return { kind: 'retry', ...(ra !== undefined ? { delayMs: ra } : {}), reason: `HTTP ${res.status} (collector busy${ra !== undefined ? `, Retry-After ${ra} ms` : ''})` };

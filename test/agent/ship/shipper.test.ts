@@ -97,6 +97,22 @@ describe('agent/ship/shipper', function () {
     expect(storedIds()).to.deep.equal(ids.sort());
   });
 
+  it('415 for gzip: the shipper falls back to identity encoding, everything arrives', async () => {
+    const ids = fill(120);
+    const encodings: (string | undefined)[] = [];
+    collector.script = (_l, req) => {
+      const enc = req.headers['content-encoding'] as string | undefined;
+      encodings.push(enc);
+      return enc === 'gzip' ? { status: 415, body: '{"error":"unsupported encoding"}' } : undefined;
+    };
+    const s = ship({ batchMaxEvents: 50 });
+    await waitFor(() => spool.pending === 0, 10_000, 'the spool to drain');
+    expect(storedIds()).to.deep.equal(ids.sort());
+    expect(encodings).to.deep.equal(['gzip', undefined, undefined, undefined]);
+    expect(s.counters.get('ship.http_415')).to.equal(1);
+    expect(logs.filter((l) => l.includes('refused gzip')).length).to.equal(1);
+  });
+
   for (const [what, header] of [
     ['503 + Retry-After in seconds', () => '1'],
     ['429 + Retry-After as an HTTP date', () => new Date(Date.now() + 2000).toUTCString()],
