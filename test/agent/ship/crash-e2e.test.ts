@@ -16,6 +16,9 @@ import { selfSigned, tempDir } from '../../helpers/ship.js';
 
 const EVENTS = Number(process.env.UMBRA_CRASH_EVENTS ?? 200_000);
 const KILLS_EACH = 10;
+/** The agent generates events at EVENTS / FLOW_SECONDS per second, so the flow outlasts the kills (≤ 38 s). */
+const FLOW_SECONDS = 40;
+const TICK_MS = 25; // the agent's generation tick (test/helpers/ship-agent.ts)
 const AGENT = 'crash-gw';
 const TOKEN = 'crash-token-0123456789abcdef0123456789abcdef';
 const ts = fileURLToPath(import.meta.url).endsWith('.ts');
@@ -92,7 +95,7 @@ describe(`agent ↔ collector under kill -9 (${EVENTS.toLocaleString('en-US')} e
       '',
     ].join('\n'));
     const collector = new Child([script('../../collector/run-umbra'), 'collector', '--config', config]);
-    const agent = new Child([script('../../helpers/ship-agent'), join(tmp.dir, 'spool'), `https://127.0.0.1:${port}`, tls.certFile, TOKEN, AGENT, String(EVENTS), '250']);
+    const agent = new Child([script('../../helpers/ship-agent'), join(tmp.dir, 'spool'), `https://127.0.0.1:${port}`, tls.certFile, TOKEN, AGENT, String(EVENTS), String(Math.ceil(EVENTS / ((FLOW_SECONDS * 1000) / TICK_MS)))]);
     try {
       collector.start();
       for (let i = 0; !(await healthy(port, tls.cert)); i++) {
