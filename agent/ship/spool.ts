@@ -40,7 +40,7 @@
 //   is taken over.
 import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { crc32 } from 'node:zlib';
+import { crc32 } from './crc32.js';
 import type { UmbraEvent } from '../event.js';
 import { Counters } from '../stats.js';
 
