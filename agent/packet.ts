@@ -40,4 +40,11 @@ export interface L4Packet {
   ack: number;
   flags: number;
   payload: Uint8Array;
+  /** The buffer holding the transport header and payload (the capture buffer, or the
+   *  reassembled datagram), its bounds, and whether the segment was captured whole:
+   *  what a checksum check needs (decode/checksum.ts), without another allocation. */
+  raw?: Uint8Array;
+  l4Start?: number;
+  l4End?: number;
+  l4Complete?: boolean;
 }

@@ -15,6 +15,7 @@ import { PacketDecoder } from './decode/packet.js';
 import { DecodeError } from './decode/decode-error.js';
 import { decodeDns, dnsObservations, type DnsMessage } from './decode/dns.js';
 import { formatIp } from './decode/ip-address.js';
+import { checkL4 } from './decode/checksum.js';
 import { DnsAnswerCache } from './flow/dns-cache.js';
 import { TcpFlowTable } from './flow/tcp-flows.js';
 import { QuicInitialTable } from './flow/quic-initials.js';
@@ -31,6 +32,8 @@ export interface PipelineOptions {
   observer?: Observer;
   counters?: Counters;
   onEvent: (e: UmbraEvent) => void;
+  /** One line for people, once per cause (e.g. an unknown link type). */
+  onWarning?: (message: string) => void;
 }
 
 export class Pipeline {
@@ -52,7 +55,7 @@ export class Pipeline {
     this.all = opts.all ?? false;
     this.observer = opts.observer;
     this.onEvent = opts.onEvent;
-    this.decoder = new PacketDecoder(this.counters);
+    this.decoder = new PacketDecoder(this.counters, { onWarning: opts.onWarning });
     this.dnsCache = new DnsAnswerCache(this.counters);
     const emit = (o: Observation): void => this.observe(o);
     this.tcp = new TcpFlowTable(this.counters, emit, (at, msg, fromServer) => this.dnsMessage(at, msg, fromServer));
@@ -92,6 +95,11 @@ export class Pipeline {
   }
 
   private udpDns(l4: L4Packet): void {
+    // a corrupted answer would poison the answer cache that names later connections
+    if (checkL4(l4) === 'bad') {
+      this.counters.inc('udp.bad_checksum');
+      return;
+    }
     const msg = this.decodeDnsMessage(l4.payload);
     if (msg === null) return;
     // source is always the client (DESIGN.md): a response travels server → client

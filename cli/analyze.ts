@@ -73,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     observer: v['observer-name'] ? { name: v['observer-name'] } : undefined,
     counters,
     onEvent,
+    onWarning: (m) => process.stderr.write(`umbra analyze: warning: ${m}\n`),
   });
 
   const showProgress = !v['no-progress'] && process.stderr.isTTY === true;

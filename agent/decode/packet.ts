@@ -85,6 +85,7 @@ export class PacketDecoder {
     let src: Uint8Array;
     let dst: Uint8Array;
     let ipVersion: 4 | 6;
+    let truncated = false;
     if (link.etherType === ETHERTYPE_IPV4) {
       const h = this.ip4;
       parseIPv4(data, off, h);
@@ -95,6 +96,7 @@ export class PacketDecoder {
         return null;
       }
       if (h.truncated) this.counters.inc('ipv4.truncated_datagram');
+      truncated = h.truncated;
       src = view(data, h.srcOffset, 4);
       dst = view(data, h.dstOffset, 4);
       buf = data;
@@ -117,6 +119,7 @@ export class PacketDecoder {
       parseIPv6(data, off, h);
       ipVersion = 6;
       if (h.truncated) this.counters.inc('ipv6.truncated_datagram');
+      truncated = h.truncated;
       src = view(data, h.srcOffset, 16);
       dst = view(data, h.dstOffset, 16);
       buf = data;
@@ -160,6 +163,7 @@ export class PacketDecoder {
         tsSec: p.tsSec, tsNsec: p.tsNsec, ipVersion, src, dst, transport: 'udp',
         srcPort: u.srcPort, dstPort: u.dstPort, seq: 0, ack: 0, flags: 0,
         payload: view(buf, u.payloadStart, u.payloadEnd - u.payloadStart),
+        raw: buf, l4Start: start, l4End: u.payloadEnd, l4Complete: !u.truncated && !truncated,
       };
     }
     const t = this.tcp;
@@ -168,6 +172,7 @@ export class PacketDecoder {
       tsSec: p.tsSec, tsNsec: p.tsNsec, ipVersion, src, dst, transport: 'tcp',
       srcPort: t.srcPort, dstPort: t.dstPort, seq: t.seq, ack: t.ack, flags: t.flags,
       payload: view(buf, t.payloadStart, t.payloadEnd - t.payloadStart),
+      raw: buf, l4Start: start, l4End: end, l4Complete: !truncated,
     };
   }
 }

@@ -33,6 +33,7 @@
 
 import { DecodeError } from '../decode/decode-error.js';
 import { formatIp } from '../decode/ip-address.js';
+import { checkL4 } from '../decode/checksum.js';
 import { decodeHttpRequest } from '../decode/http.js';
 import { assembleHandshake, clientHelloInfo, decodeClientHello, looksLikeTlsHandshakeRecord, partialClientHelloInfo } from '../decode/tls.js';
 import type { ClientHelloInfo, Endpoints, Observation } from '../observation.js';
@@ -138,6 +139,13 @@ export class TcpFlowTable {
       flow = flow.nextInBucket;
     }
     const flags = pkt.flags;
+    if (flow !== null && flow.kind >= K_DONE && (flags & TCP_SYN) === 0) {
+      flow.lastSec = pkt.tsSec; // the bulk of a gateway's traffic ends here
+      return;
+    }
+    // Everything past this point changes what we believe about a flow: a corrupted
+    // or forged copy (bad checksum) must not (a SYN with another ISN, an RST, data).
+    if (!this.intact(pkt)) return;
     if (flow !== null) {
       flow.lastSec = pkt.tsSec;
       if (flow.kind >= K_DONE) {
@@ -152,6 +160,18 @@ export class TcpFlowTable {
       return;
     }
     this.create(h, pkt);
+  }
+
+  private intact(pkt: L4Packet): boolean {
+    if ((pkt.flags & (TCP_SYN | TCP_RST)) === (TCP_SYN | TCP_RST) || (pkt.flags & (TCP_SYN | TCP_FIN)) === (TCP_SYN | TCP_FIN)) {
+      this.counters.inc('tcp.bad_flags');
+      return false;
+    }
+    if (checkL4(pkt) === 'bad') {
+      this.counters.inc('tcp.bad_checksum');
+      return false;
+    }
+    return true;
   }
 
   /** Ends flows idle for FLOW_IDLE_TIMEOUT_SEC of capture time (call with the capture clock). */

@@ -35,7 +35,13 @@ export class TcpReassembly {
 
   /** The stream is known to start at `seq` (e.g. from the peer's SYN-ACK acknowledgement number). */
   setBase(seq: number, fixed: boolean): void {
-    if (this.hasBase && this.ranges.length > 0) return;
+    // First SYN (or SYN-ACK) wins: a later one with another ISN is a forged or
+    // mangled copy far more often than a new connection on the same 4-tuple
+    // within the flow's lifetime, and believing it would throw the stream away.
+    if (this.hasBase && (this.ranges.length > 0 || this.baseFixed)) {
+      if (fixed && this.baseFixed && seq >>> 0 !== this.base) this.counters.inc('tcp.syn_conflict');
+      return;
+    }
     this.base = seq >>> 0;
     this.hasBase = true;
     this.baseFixed = fixed;

@@ -4,20 +4,11 @@
 // The golden files are not their own proof: client.test.ts checks the names
 // against what each client was told, tshark.test.ts against tshark.
 import { expect } from 'chai';
-import { readdirSync, readFileSync, writeFileSync, existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { captureFiles } from '../helpers/captures.js';
 import { FIXTURES } from '../helpers/root.js';
 import { analyzeFiles } from '../helpers/analyze.js';
 
-export function captureFiles(dir = join(FIXTURES, 'captures')): string[] {
-  const out: string[] = [];
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) out.push(...captureFiles(p));
-    else if (/\.(pcap|pcapng)$/.test(name)) out.push(p);
-  }
-  return out;
-}
 
 const UPDATE = process.env.UMBRA_GOLDEN_UPDATE === '1';
 

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { spawnSync } from 'node:child_process';
 import { basename } from 'node:path';
 import { analyzeFiles } from '../helpers/analyze.js';
-import { captureFiles } from './golden.test.js';
+import { captureFiles } from '../helpers/captures.js';
 
 const HAVE_TSHARK = spawnSync('tshark', ['--version'], { encoding: 'utf8' }).status === 0;
 
