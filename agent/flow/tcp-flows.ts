@@ -143,6 +143,7 @@ export class TcpFlowTable {
       flow.lastSec = pkt.tsSec; // the bulk of a gateway's traffic ends here
       return;
     }
+    if (flow === null && (flags & TCP_SYN) === 0 && !this.worthFollowing(pkt)) return; // bulk of flows whose start we missed
     // Everything past this point changes what we believe about a flow: a corrupted
     // or forged copy (bad checksum) must not (a SYN with another ISN, an RST, data).
     if (!this.intact(pkt)) return;
@@ -160,6 +161,14 @@ export class TcpFlowTable {
       return;
     }
     this.create(h, pkt);
+  }
+
+  /** A segment of an untracked flow without SYN: worth a table entry only if it opens DNS, a ClientHello or an HTTP request. */
+  private worthFollowing(pkt: L4Packet): boolean {
+    const p = pkt.payload;
+    if (p.length === 0) return false;
+    if (pkt.srcPort === DNS_PORT || pkt.dstPort === DNS_PORT) return true;
+    return isClientHelloStart(p) || httpMethodLength(p) > 0;
   }
 
   private intact(pkt: L4Packet): boolean {
@@ -228,8 +237,7 @@ export class TcpFlowTable {
       }
       this.counters.inc('tcp.flows');
     } else {
-      if (pkt.payload.length === 0) return; // a stray ACK/FIN of a flow we do not follow
-      const p = pkt.payload;
+      // (onPacket let through only segments that open DNS, a ClientHello or an HTTP request)
       if (dns) {
         const clientIsSrc = pkt.dstPort === DNS_PORT;
         flow = clientIsSrc
@@ -239,10 +247,9 @@ export class TcpFlowTable {
         flow.client = new TcpReassembly(this.counters);
         flow.server = new TcpReassembly(this.counters);
       } else {
-        // First seen mid-stream: follow it only if this segment starts a ClientHello or an
-        // HTTP request. Bulk data of flows we never saw start is most of a gateway's traffic:
-        // it gets no table entry (checking its first bytes again is cheaper than holding one).
-        if (!isClientHelloStart(p) && httpMethodLength(p) === 0) return;
+        // First seen mid-stream, opening a ClientHello or an HTTP request. Bulk data of
+        // flows we never saw start (most of a gateway's traffic) gets no table entry:
+        // checking its first bytes again is cheaper than holding one.
         flow = new Flow(h, pkt.ipVersion, pkt.src.slice(), pkt.srcPort, pkt.dst.slice(), pkt.dstPort, pkt.tsSec);
         flow.client = new TcpReassembly(this.counters);
       }
