@@ -116,9 +116,9 @@ export class CaptureFileReader {
     return { path: this.path, format: this.parser.format, linkTypes: this.parser.linkTypes(), packets: this.packets, bytes: this.bytes };
   }
 
-  /** Size of the read buffer (constant unless one record is larger than it). */
+  /** Size of the read and prefetch buffers (constant unless one record is larger than the headroom). */
   get bufferBytes(): number {
-    return this.src.buf.length;
+    return this.src.capacity;
   }
 
   close(): void {

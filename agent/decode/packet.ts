@@ -27,6 +27,11 @@ export interface PacketDecoderOptions {
 }
 
 /** A view of n bytes at off: the constructor skips subarray's species lookup (~25 % faster, and this runs 3 times per packet). */
+function copyAddr(to: Uint8Array, data: Uint8Array, off: number): Uint8Array {
+  for (let i = 0; i < to.length; i++) to[i] = data[off + i]!;
+  return to;
+}
+
 function view(data: Uint8Array, off: number, n: number): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset + off, n);
 }
@@ -44,6 +49,17 @@ export class PacketDecoder {
   private readonly udp = newUdpHeader();
   private readonly tcp = newTcpHeader();
   private readonly warned = new Set<number>();
+  // One L4Packet and four address buffers, reused for every packet (allocation per
+  // packet is what the garbage collector pays for on a busy gateway): a returned
+  // packet and its byte views are valid until the next decode() call.
+  private readonly src4 = new Uint8Array(4);
+  private readonly dst4 = new Uint8Array(4);
+  private readonly src6 = new Uint8Array(16);
+  private readonly dst6 = new Uint8Array(16);
+  private readonly out: L4Packet = {
+    tsSec: 0, tsNsec: 0, ipVersion: 4, src: this.src4, dst: this.dst4, transport: 'udp', srcPort: 0, dstPort: 0,
+    seq: 0, ack: 0, flags: 0, payload: new Uint8Array(0), raw: undefined, l4Start: 0, l4End: 0, l4Complete: false,
+  };
   private readonly onWarning?: (message: string) => void;
   readonly fragments: FragmentTable;
 
@@ -97,8 +113,8 @@ export class PacketDecoder {
       }
       if (h.truncated) this.counters.inc('ipv4.truncated_datagram');
       truncated = h.truncated;
-      src = view(data, h.srcOffset, 4);
-      dst = view(data, h.dstOffset, 4);
+      src = copyAddr(this.src4, data, h.srcOffset);
+      dst = copyAddr(this.dst4, data, h.dstOffset);
       buf = data;
       start = off + h.headerLength;
       end = h.end;
@@ -120,8 +136,8 @@ export class PacketDecoder {
       ipVersion = 6;
       if (h.truncated) this.counters.inc('ipv6.truncated_datagram');
       truncated = h.truncated;
-      src = view(data, h.srcOffset, 16);
-      dst = view(data, h.dstOffset, 16);
+      src = copyAddr(this.src6, data, h.srcOffset);
+      dst = copyAddr(this.dst6, data, h.dstOffset);
       buf = data;
       start = h.payloadOffset;
       end = h.end;
@@ -159,20 +175,20 @@ export class PacketDecoder {
       const u = this.udp;
       parseUdp(buf, start, end, u);
       if (u.truncated) this.counters.inc('udp.truncated_payload');
-      return {
-        tsSec: p.tsSec, tsNsec: p.tsNsec, ipVersion, src, dst, transport: 'udp',
-        srcPort: u.srcPort, dstPort: u.dstPort, seq: 0, ack: 0, flags: 0,
-        payload: view(buf, u.payloadStart, u.payloadEnd - u.payloadStart),
-        raw: buf, l4Start: start, l4End: u.payloadEnd, l4Complete: !u.truncated && !truncated,
-      };
+      const o = this.out;
+      o.tsSec = p.tsSec; o.tsNsec = p.tsNsec; o.ipVersion = ipVersion; o.src = src; o.dst = dst; o.transport = 'udp';
+      o.srcPort = u.srcPort; o.dstPort = u.dstPort; o.seq = 0; o.ack = 0; o.flags = 0;
+      o.payload = view(buf, u.payloadStart, u.payloadEnd - u.payloadStart);
+      o.raw = buf; o.l4Start = start; o.l4End = u.payloadEnd; o.l4Complete = !u.truncated && !truncated;
+      return o;
     }
     const t = this.tcp;
     parseTcp(buf, start, end, t);
-    return {
-      tsSec: p.tsSec, tsNsec: p.tsNsec, ipVersion, src, dst, transport: 'tcp',
-      srcPort: t.srcPort, dstPort: t.dstPort, seq: t.seq, ack: t.ack, flags: t.flags,
-      payload: view(buf, t.payloadStart, t.payloadEnd - t.payloadStart),
-      raw: buf, l4Start: start, l4End: end, l4Complete: !truncated,
-    };
+    const o = this.out;
+    o.tsSec = p.tsSec; o.tsNsec = p.tsNsec; o.ipVersion = ipVersion; o.src = src; o.dst = dst; o.transport = 'tcp';
+    o.srcPort = t.srcPort; o.dstPort = t.dstPort; o.seq = t.seq; o.ack = t.ack; o.flags = t.flags;
+    o.payload = view(buf, t.payloadStart, t.payloadEnd - t.payloadStart);
+    o.raw = buf; o.l4Start = start; o.l4End = end; o.l4Complete = !truncated;
+    return o;
   }
 }

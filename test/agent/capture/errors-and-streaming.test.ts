@@ -11,6 +11,7 @@ import { Counters } from '../../../agent/stats.js';
 import type { CapturedPacket } from '../../../agent/packet.js';
 import { UmbraError } from '../../../common/errors.js';
 import { CaptureFileReader, readCapture } from '../../../agent/capture/reader.js';
+import { PREFETCH_HEADROOM_BYTES } from '../../../agent/capture/chunk-source.js';
 import { readCaptureLibpcap } from '../../../agent/capture/libpcap-reader.js';
 import { splitTimestamp, tsResolution } from '../../../agent/capture/timestamp.js';
 import { EXPECTED } from './fixtures.js';
@@ -189,7 +190,7 @@ describe('capture files: errors, damage, streaming', () => {
         }
       }
     });
-    it('memory is the read buffer: a 24 MB file goes through a 1 MiB buffer that never grows', async () => {
+    it('memory is the read buffers: a 24 MB file goes through a 1 MiB chunk (read + prefetch buffers with headroom) that never grows', async () => {
       const recs = eth.subarray(24);
       const copies = Math.ceil((24 << 20) / recs.length);
       const big = tmp(Buffer.concat([eth.subarray(0, 24), ...Array.from({ length: copies }, () => recs)]));
@@ -197,8 +198,22 @@ describe('capture files: errors, damage, streaming', () => {
       let count = 0;
       while (await r.advance()) count++;
       expect(count).to.equal(copies * EXPECTED['eth.pcap'].packets.length);
-      expect(r.bufferBytes).to.equal(1 << 20);
+      expect(r.bufferBytes).to.equal(2 * ((1 << 20) + PREFETCH_HEADROOM_BYTES));
       r.close();
+    });
+    it('records larger than the prefetch headroom, straddling every chunk boundary, come out whole and in order', async () => {
+      const sizes = [600_000, 300_000, 1_500_000, 70, 900_000, 2_100_000, 5, 700_000];
+      const hdr = Buffer.alloc(24);
+      hdr.writeUInt32LE(0xa1b2c3d4, 0); hdr.writeUInt16LE(2, 4); hdr.writeUInt16LE(4, 6); hdr.writeUInt32LE(16 << 20, 16); hdr.writeUInt32LE(1, 20);
+      const recs = sizes.map((n, i) => {
+        const r = Buffer.alloc(16 + n, i + 1);
+        r.writeUInt32LE(1000 + i, 0); r.writeUInt32LE(0, 4); r.writeUInt32LE(n, 8); r.writeUInt32LE(n, 12);
+        return r;
+      });
+      const f = tmp(Buffer.concat([hdr, ...recs]));
+      const got: [number, number, boolean][] = [];
+      await readCapture(f, (p) => got.push([p.data.length, p.tsSec, p.data.every((b) => b === p.tsSec - 999)]), new Counters());
+      expect(got).to.deep.equal(sizes.map((n, i) => [n, 1000 + i, true]));
     });
     it("'-' reads standard input", () => {
       const script = "import('./agent/capture/reader.ts').then(async (m) => { const { Counters } = await import('./agent/stats.ts'); let n = 0; await m.readCapture('-', () => n++, new Counters()); console.log(n); })";
