@@ -1,7 +1,12 @@
 // JSON Schema of one catalog file (signatures/README.md), checked with ajv.
 // Every object rejects unknown keys, so a typo is an error that names the key;
 // every error names the file and the JSON path (JSON Pointer) of the value.
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { createRequire } from 'node:module';
+
+// ajv is loaded on first validation only: a normal start reads the compiled catalog
+// (compiled.ts) and never needs it (it costs ~150 ms of start-up).
+const requireLazy = createRequire(import.meta.url);
 import { CATEGORIES, ENDPOINT_KINDS } from './types.js';
 
 /** One problem found in a catalog file. */
@@ -92,6 +97,7 @@ let compiled: ValidateFunction | null = null;
 
 function validator(): ValidateFunction {
   if (!compiled) {
+    const { Ajv } = requireLazy('ajv') as typeof import('ajv');
     const ajv = new Ajv({ allErrors: true, strict: true, strictRequired: false, allowUnionTypes: true });
     compiled = ajv.compile(VENDOR_FILE_SCHEMA);
   }

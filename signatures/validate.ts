@@ -5,7 +5,14 @@
 // Every issue names the file, the JSON path and, when known, the line.
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, isAbsolute } from 'node:path';
-import { LineCounter, parse, parseDocument, type Document } from 'yaml';
+import type { Document, LineCounter as LineCounterT } from 'yaml';
+import { createRequire } from 'node:module';
+
+// yaml is loaded on first use only: a normal start reads the compiled catalog
+// (compiled.ts) and never parses YAML (it costs ~150 ms of start-up).
+const requireLazy = createRequire(import.meta.url);
+let yamlLib: typeof import('yaml') | null = null;
+const yaml = (): typeof import('yaml') => (yamlLib ??= requireLazy('yaml') as typeof import('yaml'));
 import { checkSchema, type CatalogIssue } from './schema.js';
 import { parsePattern, patternMatches, type ParsedPattern } from './pattern.js';
 import { DENIED_PARENTS } from './shared-infra.js';
@@ -88,7 +95,7 @@ function pointerToPath(pointer: string): (string | number)[] {
   return pointer.slice(1).split('/').map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
 }
 
-function makeLineOf(doc: Document, lc: LineCounter): (pointer: string) => number | undefined {
+function makeLineOf(doc: Document, lc: LineCounterT): (pointer: string) => number | undefined {
   return (pointer) => {
     let path = pointerToPath(pointer);
     // An unknown or missing key has no node: fall back to its parent.
@@ -119,10 +126,10 @@ export function parseCatalogFile(file: string): ParsedFile {
   // with positions, only for YAML errors and, lazily, for the line of an issue.
   let data: unknown;
   try {
-    data = parse(text, { uniqueKeys: true, version: '1.2', maxAliasCount: 100, logLevel: 'error' });
+    data = yaml().parse(text, { uniqueKeys: true, version: '1.2', maxAliasCount: 100, logLevel: 'error' });
   } catch {
-    const lc = new LineCounter();
-    const doc = parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, version: '1.2' });
+    const lc = new (yaml().LineCounter)();
+    const doc = yaml().parseDocument(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, version: '1.2' });
     for (const e of doc.errors) {
       const line = e.pos ? lc.linePos(e.pos[0]).line : undefined;
       issues.push({ file, path: '/', line, severity: 'error', message: `YAML: ${e.message.split('\n')[0]}` });
@@ -140,8 +147,8 @@ export function parseCatalogFile(file: string): ParsedFile {
   let located: ((pointer: string) => number | undefined) | null = null;
   const lineOf = (pointer: string): number | undefined => {
     if (!located) {
-      const lc = new LineCounter();
-      located = makeLineOf(parseDocument(text, { lineCounter: lc, version: '1.2' }), lc);
+      const lc = new (yaml().LineCounter)();
+      located = makeLineOf(yaml().parseDocument(text, { lineCounter: lc, version: '1.2' }), lc);
     }
     return located(pointer);
   };
