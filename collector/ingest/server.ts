@@ -84,7 +84,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
     ...(c.tls.clientCaFile ? { ca: read('client_ca_file', c.tls.clientCaFile), requestCert: true, rejectUnauthorized: true } : {}),
   };
   const ownStore = !opts.store;
-  const store = opts.store ?? openStore(config);
+  const store = opts.store ?? (await openStore(config));
   const agents = new TokenTable(c.agents);
   const admins = new TokenTable(c.adminTokens);
   const limits = c.limits;

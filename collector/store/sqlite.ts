@@ -1,9 +1,8 @@
 // The default store: one SQLite file (better-sqlite3) under the data directory,
 // created on first start, WAL journal, schema from sqlite-migrations.ts.
 // One transaction per batch; `ON CONFLICT (id) DO NOTHING` on the unique event id makes a
-// replayed batch count as duplicates. better-sqlite3 is synchronous: a batch of
-// 1000 events holds the event loop for a few milliseconds, which is what the
-// ingest's in-flight limit accounts for.
+// replayed batch count as duplicates. better-sqlite3 is synchronous; the
+// collector runs this class in a worker thread (sqlite-worker.ts).
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
@@ -20,6 +19,19 @@ export interface SqliteStoreOptions {
   synchronous?: 'full' | 'normal';
 }
 
+/** The columns of one events row: id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, doc. */
+export type EventRow = [string, number, string, string, string, string | null, string | null, string];
+
+export function eventRow(s: StoredEvent): EventRow {
+  const e = s.event;
+  return [e.event.id!, s.timestampMs, s.agentId, e.event.action, e.source.ip, e.destination.domain ?? null, e.umbra?.service?.id ?? null, s.json ?? JSON.stringify(e)];
+}
+
+/**
+ * The store itself, synchronous underneath: used directly by tests and tools,
+ * and inside the worker thread of SqliteWorkerStore (sqlite-worker.ts), which is
+ * what the collector runs so that SQLite work never holds its event loop.
+ */
 export class SqliteStore implements EventStore {
   readonly path: string;
   /** Migrations applied when this store was opened (empty when the file was current). */
@@ -27,7 +39,7 @@ export class SqliteStore implements EventStore {
   private readonly db: Database.Database;
   private readonly insertEvent: Database.Statement;
   private readonly insertDead: Database.Statement;
-  private readonly writeBatch: Database.Transaction<(events: readonly StoredEvent[], dead: readonly DeadLetter[]) => InsertResult>;
+  private readonly writeBatch: Database.Transaction<(rows: readonly EventRow[], dead: readonly DeadLetter[]) => InsertResult>;
   private closed = false;
 
   private constructor(path: string, db: Database.Database, applied: number[]) {
@@ -40,21 +52,14 @@ export class SqliteStore implements EventStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
     this.insertDead = db.prepare('INSERT INTO dead_letters (received_at, agent_id, reason, detail, line, line_bytes) VALUES (?, ?, ?, ?, ?, ?)');
-    this.writeBatch = db.transaction((events: readonly StoredEvent[], dead: readonly DeadLetter[]): InsertResult => {
+    this.writeBatch = db.transaction((rows: readonly EventRow[], dead: readonly DeadLetter[]): InsertResult => {
       const now = Date.now();
       let accepted = 0;
-      for (const s of events) {
-        const e = s.event;
-        const r = this.insertEvent.run(
-          e.event.id, s.timestampMs, s.agentId, e.event.action, e.source.ip,
-          e.destination.domain ?? null, e.umbra?.service?.id ?? null, now, s.json ?? JSON.stringify(e),
-        );
-        accepted += r.changes;
-      }
+      for (const r of rows) accepted += this.insertEvent.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], now, r[7]).changes;
       for (const d of dead) {
         this.insertDead.run(d.receivedAt, d.agentId, d.reason, d.detail, truncate(d.line), d.lineBytes);
       }
-      return { accepted, duplicates: events.length - accepted };
+      return { accepted, duplicates: rows.length - accepted };
     });
   }
 
@@ -77,8 +82,13 @@ export class SqliteStore implements EventStore {
   }
 
   async insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult> {
+    return this.insertRows(events.map(eventRow), deadLetters);
+  }
+
+  /** insertBatch with the columns already extracted (what the worker thread receives). */
+  insertRows(rows: readonly EventRow[], deadLetters: readonly DeadLetter[]): InsertResult {
     if (this.closed) throw new Error('store is closed');
-    return this.writeBatch.immediate(events, deadLetters);
+    return this.writeBatch.immediate(rows, deadLetters);
   }
 
   async count(): Promise<number> {

@@ -1,0 +1,152 @@
+// The SQLite store as the collector runs it: SqliteStore inside a worker
+// thread, so the synchronous SQLite work of one batch (tens of milliseconds for
+// 1000 events) runs on the other core while the main thread decrypts, inflates
+// and parses the next batches, and health checks and TLS handshakes are never
+// held behind a commit. The main thread extracts the indexed columns
+// (eventRow) so the worker receives plain arrays of strings and numbers.
+// If the worker dies, every pending and later call rejects: the ingest answers
+// 503 and the agents keep their spool until the collector is restarted.
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { UmbraEvent } from '../../agent/event.js';
+import { UmbraError } from '../../common/errors.js';
+import { eventRow, SqliteStore, type EventRow, type SqliteStoreOptions } from './sqlite.js';
+import type { DeadLetter, EventQuery, EventStore, InsertResult, StoredDeadLetter, StoredEvent } from './store.js';
+
+type Op =
+  | { op: 'insert'; rows: EventRow[]; dead: DeadLetter[] }
+  | { op: 'count' }
+  | { op: 'countDeadLetters' }
+  | { op: 'query'; q: EventQuery }
+  | { op: 'deadLetters'; limit?: number }
+  | { op: 'close' };
+type Request = Op & { id: number };
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
+type Init = { umbraSqliteWorker: true; path: string; opts: SqliteStoreOptions };
+
+export class SqliteWorkerStore implements EventStore {
+  readonly path: string;
+  private readonly worker: Worker;
+  private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  private nextId = 1;
+  private dead: Error | null = null;
+
+  private constructor(path: string, worker: Worker) {
+    this.path = path;
+    this.worker = worker;
+    worker.on('message', (m: Reply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.ok) p.resolve(m.value);
+      else p.reject(new Error(m.message));
+    });
+    const fail = (e: Error): void => {
+      this.dead ??= e;
+      for (const p of this.pending.values()) p.reject(this.dead);
+      this.pending.clear();
+    };
+    worker.on('error', (e) => fail(new Error(`SQLite worker failed: ${e.message}`)));
+    worker.on('exit', (code) => fail(new Error(`SQLite worker exited (${code})`)));
+  }
+
+  /** Starts the worker and opens the database in it; UmbraError(UMBRA_E_STORE) if that fails. */
+  static async open(path: string, opts: SqliteStoreOptions = {}): Promise<SqliteWorkerStore> {
+    const worker = startWorker({ umbraSqliteWorker: true, path, opts });
+    const ready = await new Promise<{ ok: true } | { ok: false; message: string }>((resolve) => {
+      const onMessage = (m: { ok: true } | { ok: false; message: string }): void => done(m);
+      const onError = (e: Error): void => done({ ok: false, message: e.message });
+      const onExit = (code: number): void => done({ ok: false, message: `SQLite worker exited (${code}) while opening` });
+      // Only our listeners are removed: Worker keeps internal ones of its own.
+      const done = (v: { ok: true } | { ok: false; message: string }): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+        resolve(v);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
+    });
+    if (!ready.ok) {
+      await worker.terminate();
+      throw new UmbraError('UMBRA_E_STORE', path, ready.message.replace(`${path}: `, ''));
+    }
+    return new SqliteWorkerStore(path, worker);
+  }
+
+  private call<T>(op: Op): Promise<T> {
+    if (this.dead) return Promise.reject(this.dead);
+    const id = this.nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
+      this.worker.postMessage({ ...op, id });
+    });
+  }
+
+  insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult> {
+    return this.call({ op: 'insert', rows: events.map(eventRow), dead: deadLetters as DeadLetter[] });
+  }
+  count(): Promise<number> { return this.call({ op: 'count' }); }
+  countDeadLetters(): Promise<number> { return this.call({ op: 'countDeadLetters' }); }
+  query(q: EventQuery): Promise<UmbraEvent[]> { return this.call({ op: 'query', q }); }
+  deadLetters(limit?: number): Promise<StoredDeadLetter[]> { return this.call(limit === undefined ? { op: 'deadLetters' } : { op: 'deadLetters', limit }); }
+
+  async close(): Promise<void> {
+    if (this.dead) return;
+    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
+    await this.call({ op: 'close' });
+    await exited;
+  }
+}
+
+/** The worker runs this very module; from the source tree (tsx) it registers tsx first. */
+function startWorker(init: Init): Worker {
+  const self = import.meta.url;
+  if (!self.endsWith('.ts')) return new Worker(new URL(self), { workerData: init });
+  // tsx's ESM API (its package exports say where), resolved from here rather than from the working directory.
+  const pkgFile = createRequire(self).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
+  const api = pathToFileURL(join(dirname(pkgFile), pkg.exports['./esm/api']!.import.default)).href;
+  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); });`;
+  return new Worker(code, { eval: true, workerData: init });
+}
+
+function serve(init: Init): void {
+  const port = parentPort!;
+  let store: SqliteStore;
+  try {
+    store = SqliteStore.open(init.path, init.opts);
+  } catch (e) {
+    port.postMessage({ ok: false, message: (e as Error).message });
+    return;
+  }
+  port.postMessage({ ok: true });
+  port.on('message', (r: Request) => {
+    void (async () => {
+      try {
+        let value: unknown;
+        switch (r.op) {
+          case 'insert': value = store.insertRows(r.rows, r.dead); break;
+          case 'count': value = await store.count(); break;
+          case 'countDeadLetters': value = await store.countDeadLetters(); break;
+          case 'query': value = await store.query(r.q); break;
+          case 'deadLetters': value = await store.deadLetters(r.limit); break;
+          case 'close':
+            await store.close();
+            port.postMessage({ id: r.id, ok: true, value: null } satisfies Reply);
+            port.close();
+            return;
+        }
+        port.postMessage({ id: r.id, ok: true, value } satisfies Reply);
+      } catch (e) {
+        port.postMessage({ id: r.id, ok: false, message: (e as Error).message } satisfies Reply);
+      }
+    })();
+  });
+}
+
+if (!isMainThread && (workerData as Init | undefined)?.umbraSqliteWorker === true && parentPort) serve(workerData as Init);
