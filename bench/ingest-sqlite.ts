@@ -3,7 +3,7 @@
 // agent on another core would) posts gzip NDJSON batches of 1000 events with a
 // few requests in flight; the collector checks every line and commits each
 // batch before acknowledging. Prints figures, never passes or fails.
-//   npx tsx bench/ingest-sqlite.ts [--events N] [--batch N] [--concurrency N] [--synchronous full|normal]
+//   npx tsx bench/ingest-sqlite.ts [--events N] [--batch N] [--concurrency N] [--clients N] [--synchronous full|normal]
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -20,7 +20,7 @@ import { startCollector } from '../collector/ingest/server.js';
 const AGENT = 'bench-gw-1';
 const TOKEN = 'bench-token-0123456789abcdef0123456789abc';
 
-interface ClientJob { url: string; ca: string; events: number; batch: number; concurrency: number }
+interface ClientJob { url: string; ca: string; events: number; batch: number; concurrency: number; clients: number }
 interface ClientResult { seconds: number; batches: number; gzipBytes: number; rawBytes: number; latenciesMs: number[]; statuses: Record<number, number>; accepted: number; duplicates: number }
 
 const SERVICES = [
@@ -30,13 +30,18 @@ const SERVICES = [
   ['mistral-le-chat', 'Le Chat', 'Mistral AI', 'chat.mistral.ai'],
 ] as const;
 
-/** An event as the agent ships it: a TLS ClientHello to an AI service, ~700 bytes of JSON. */
-function event(seq: number): unknown {
+/**
+ * An event as the agent ships it: a TLS ClientHello to an AI service, ~750 bytes
+ * of JSON, from one of `clients` addresses picked pseudo-randomly (as a gateway
+ * sees many clients interleaved, which scatters the source-address index).
+ */
+function event(seq: number, clients: number): unknown {
   const [id, name, vendor, domain] = SERVICES[seq % SERVICES.length]!;
+  const k = (Math.imul(seq, 2654435761) >>> 0) % clients;
   return {
     '@timestamp': new Date(Date.UTC(2026, 10, 25, 9) + seq * 7).toISOString().replace('Z', '417Z'),
     event: { kind: 'event', category: ['network'], type: ['protocol'], action: 'tls-client-hello', dataset: 'umbra.tls', id: `${AGENT}:${seq}` },
-    source: { ip: `10.${(seq >> 16) & 255}.${(seq >> 8) & 255}.${seq & 255}`, port: 32768 + (seq % 28000) },
+    source: { ip: `10.20.${(k >> 8) & 255}.${k & 255}`, port: 32768 + (seq % 28000) },
     destination: { ip: '104.18.32.47', port: 443, domain },
     network: { transport: 'tcp', protocol: 'tls', type: 'ipv4' },
     tls: { client: { server_name: domain, ja4: 't13d1516h2_8daaf6152771_02713d6af862', supported_versions: ['1.3', '1.2'] }, next_protocol: 'h2' },
@@ -50,7 +55,7 @@ async function client(job: ClientJob): Promise<ClientResult> {
   let rawBytes = 0;
   for (let start = 0; start < job.events; start += job.batch) {
     const lines: string[] = [];
-    for (let s = start; s < Math.min(job.events, start + job.batch); s++) lines.push(JSON.stringify(event(s)));
+    for (let s = start; s < Math.min(job.events, start + job.batch); s++) lines.push(JSON.stringify(event(s, job.clients)));
     const raw = Buffer.from(lines.join('\n') + '\n');
     rawBytes += raw.length;
     bodies.push(gzipSync(raw, { level: 1 }));
@@ -102,11 +107,12 @@ function pct(sorted: number[], p: number): number {
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { events: { type: 'string' }, batch: { type: 'string' }, concurrency: { type: 'string' }, synchronous: { type: 'string' } } });
+  const { values } = parseArgs({ options: { events: { type: 'string' }, batch: { type: 'string' }, concurrency: { type: 'string' }, synchronous: { type: 'string' }, clients: { type: 'string' } } });
   const events = Number(values.events ?? 200_000);
   const batch = Number(values.batch ?? 1000);
   const concurrency = Number(values.concurrency ?? 4);
   const synchronous = (values.synchronous ?? 'full') as 'full' | 'normal';
+  const clients = Math.min(65536, Number(values.clients ?? 2000));
   const dir = mkdtempSync(join(tmpdir(), 'umbra-bench-ingest-'));
   try {
     const cert = await generateSelfSigned(join(dir, 'tls'));
@@ -121,7 +127,7 @@ async function main(): Promise<void> {
     }, '(bench)');
     const c = await startCollector(config, { log: (l) => process.stderr.write(`collector: ${l}\n`) });
     const cpu0 = process.cpuUsage();
-    const job: ClientJob = { url: c.url, ca: cert.certPem, events, batch, concurrency };
+    const job: ClientJob = { url: c.url, ca: cert.certPem, events, batch, concurrency, clients };
     // The client is a separate process (same loader flags, so tsx works), as an agent would be.
     const child = spawn(process.execPath, [...process.execArgv, fileURLToPath(import.meta.url), '--client', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let text = '';
@@ -138,6 +144,7 @@ async function main(): Promise<void> {
     out('events sent / stored', `${events} / ${stored} (accepted ${r.accepted}, duplicates ${r.duplicates})`);
     out('batches (events each), in flight', `${r.batches} (${batch}), ${concurrency}`);
     out('SQLite synchronous', synchronous);
+    out('client addresses', String(clients));
     out('body per batch raw / gzip', `${(r.rawBytes / r.batches / 1024).toFixed(0)} KiB / ${(r.gzipBytes / r.batches / 1024).toFixed(0)} KiB`);
     out('elapsed', `${r.seconds.toFixed(2)} s`);
     out('throughput', `${Math.round(events / r.seconds).toLocaleString('en-US')} events/s, ${(r.rawBytes / r.seconds / 1048576).toFixed(1)} MiB/s decoded`);

@@ -125,12 +125,38 @@ function serve(init: Init): void {
     return;
   }
   port.postMessage({ ok: true });
+  // Group commit: batches that arrived while the previous commit ran are stored
+  // in one transaction (far fewer index pages written per event), each still
+  // answered with its own counts and only after the commit.
+  let queue: (Request & { op: 'insert' })[] = [];
+  const flush = (): void => {
+    if (!queue.length) return;
+    const group = queue;
+    queue = [];
+    try {
+      const results = store.insertGroup(group);
+      group.forEach((r, i) => port.postMessage({ id: r.id, ok: true, value: results[i] } satisfies Reply));
+    } catch {
+      // One bad batch must not fail the others: store them one by one.
+      for (const r of group) {
+        try {
+          port.postMessage({ id: r.id, ok: true, value: store.insertRows(r.rows, r.dead) } satisfies Reply);
+        } catch (e) {
+          port.postMessage({ id: r.id, ok: false, message: (e as Error).message } satisfies Reply);
+        }
+      }
+    }
+  };
   port.on('message', (r: Request) => {
+    if (r.op === 'insert') {
+      if (queue.push(r) === 1) setImmediate(flush);
+      return;
+    }
+    flush(); // reads and close see every batch sent before them
     void (async () => {
       try {
         let value: unknown;
         switch (r.op) {
-          case 'insert': value = store.insertRows(r.rows, r.dead); break;
           case 'count': value = await store.count(); break;
           case 'countDeadLetters': value = await store.countDeadLetters(); break;
           case 'query': value = await store.query(r.q); break;

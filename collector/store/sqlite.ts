@@ -22,6 +22,11 @@ export interface SqliteStoreOptions {
 /** The columns of one events row: id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, doc. */
 export type EventRow = [string, number, string, string, string, string | null, string | null, string];
 
+export interface RowBatch {
+  rows: readonly EventRow[];
+  dead: readonly DeadLetter[];
+}
+
 export function eventRow(s: StoredEvent): EventRow {
   const e = s.event;
   return [e.event.id!, s.timestampMs, s.agentId, e.event.action, e.source.ip, e.destination.domain ?? null, e.umbra?.service?.id ?? null, s.json ?? JSON.stringify(e)];
@@ -40,6 +45,7 @@ export class SqliteStore implements EventStore {
   private readonly insertEvent: Database.Statement;
   private readonly insertDead: Database.Statement;
   private readonly writeBatch: Database.Transaction<(rows: readonly EventRow[], dead: readonly DeadLetter[]) => InsertResult>;
+  private readonly writeGroup: Database.Transaction<(group: readonly RowBatch[]) => InsertResult[]>;
   private closed = false;
 
   private constructor(path: string, db: Database.Database, applied: number[]) {
@@ -52,7 +58,7 @@ export class SqliteStore implements EventStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
     this.insertDead = db.prepare('INSERT INTO dead_letters (received_at, agent_id, reason, detail, line, line_bytes) VALUES (?, ?, ?, ?, ?, ?)');
-    this.writeBatch = db.transaction((rows: readonly EventRow[], dead: readonly DeadLetter[]): InsertResult => {
+    const write = (rows: readonly EventRow[], dead: readonly DeadLetter[]): InsertResult => {
       const now = Date.now();
       let accepted = 0;
       for (const r of rows) accepted += this.insertEvent.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], now, r[7]).changes;
@@ -60,7 +66,9 @@ export class SqliteStore implements EventStore {
         this.insertDead.run(d.receivedAt, d.agentId, d.reason, d.detail, truncate(d.line), d.lineBytes);
       }
       return { accepted, duplicates: rows.length - accepted };
-    });
+    };
+    this.writeBatch = db.transaction(write);
+    this.writeGroup = db.transaction((group: readonly RowBatch[]): InsertResult[] => group.map((b) => write(b.rows, b.dead)));
   }
 
   /** Opens (creating file and directory if needed) and migrates. Throws UmbraError(UMBRA_E_STORE). */
@@ -83,6 +91,16 @@ export class SqliteStore implements EventStore {
 
   async insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult> {
     return this.insertRows(events.map(eventRow), deadLetters);
+  }
+
+  /**
+   * Group commit: several batches in one transaction, one result per batch, in
+   * order (a repeat of an id in a later batch of the group is its duplicate).
+   * All or nothing: on an error none of them is stored.
+   */
+  insertGroup(group: readonly RowBatch[]): InsertResult[] {
+    if (this.closed) throw new Error('store is closed');
+    return this.writeGroup.immediate(group);
   }
 
   /** insertBatch with the columns already extracted (what the worker thread receives). */

@@ -1,0 +1,269 @@
+// Elasticsearch side of the Elasticsearch store (@elastic/elasticsearch): installs
+// the ILM policy, templates and data stream idempotently, writes one bulk request
+// at a time and sorts its items (created, duplicate, retry, rejected), and answers
+// the EventStore queries by searching the data stream. The durable outbox
+// (outbox.ts) is the EventStore the collector runs: it owns retries, backoff and
+// dead letters; this module never loops and never drops anything by itself.
+import { readFileSync } from 'node:fs';
+import { Client, errors } from '@elastic/elasticsearch';
+import type { UmbraEvent } from '../../agent/event.js';
+import { UmbraError } from '../../common/errors.js';
+import {
+  buildIlmPolicy, buildIndexTemplate, buildMappings, buildMappingsTemplate, buildSettingsTemplate, DEFAULT_ILM, esNames,
+  type EsNames, type IlmOptions,
+} from './es-template.js';
+import { clampLimit, type EventQuery } from './store.js';
+
+/** Timeout of one bulk request (ms); a slower answer counts as a failed request and the items are resent. */
+export const ES_BULK_TIMEOUT_MS = 60_000;
+/** Timeout of install, count and search requests (ms). */
+export const ES_REQUEST_TIMEOUT_MS = 30_000;
+/** Retries the client itself makes for install/query requests on connection errors and 502/503/504. Bulk: 0 (the outbox retries). */
+export const ES_CLIENT_MAX_RETRIES = 3;
+/** Longest reason kept from an item error. */
+export const MAX_ES_REASON_CHARS = 1000;
+
+type ClientOptions = NonNullable<ConstructorParameters<typeof Client>[0]>;
+
+export interface ElasticsearchOptions {
+  /** `http(s)://host:port` of a node (or a load balancer). */
+  node: string;
+  /** Prefix of everything installed: the data stream is `<prefix>-events`. */
+  indexPrefix: string;
+  ilm?: IlmOptions;
+  /** API key (the base64 `id:key` form Kibana shows). */
+  apiKey?: string;
+  username?: string;
+  password?: string;
+  /** PEM file of the CA that signed the cluster's certificate. */
+  caFile?: string;
+  /** Extra client options (tests pass the mock's Connection here). */
+  clientOptions?: Partial<ClientOptions>;
+}
+
+/** What one item of a bulk request came to. */
+export const ItemResult = { Created: 0, Duplicate: 1, Retry: 2, Rejected: 3 } as const;
+
+/** A document to create: its `_id` (= event.id) and its JSON. */
+export interface BulkDoc {
+  id: string;
+  json: string;
+}
+
+export type BulkOutcome =
+  | { ok: true; results: Uint8Array; reasons: Map<number, string>; retryStatuses: number[] }
+  | { ok: false; status: number | null; tooLarge: boolean; message: string };
+
+export interface InstallReport {
+  /** Objects created (absent before). */
+  created: string[];
+  /** Objects whose body differed (older Umbra version, changed ILM options) and were updated. */
+  updated: string[];
+  unchanged: string[];
+}
+
+const BULK_FILTER_PATH = 'errors,items.*.status,items.*.error.type,items.*.error.reason';
+
+/** The Elasticsearch half of the store. */
+export class ElasticsearchEvents {
+  readonly names: EsNames;
+  readonly client: Client;
+  private readonly ilm: IlmOptions;
+  /** Pre-built `{"create":{"_id":` prefix of every action line. */
+  private static readonly ACTION_HEAD = '{"create":{"_id":';
+
+  constructor(opts: ElasticsearchOptions) {
+    this.names = esNames(opts.indexPrefix);
+    this.ilm = opts.ilm ?? DEFAULT_ILM;
+    const auth = opts.apiKey ? { apiKey: opts.apiKey } : opts.username ? { username: opts.username, password: opts.password ?? '' } : undefined;
+    let ca: string | undefined;
+    if (opts.caFile) {
+      try { ca = readFileSync(opts.caFile, 'utf8'); } catch (e) { throw new UmbraError('UMBRA_E_STORE', opts.caFile, `cannot read the Elasticsearch CA: ${(e as Error).message}`); }
+    }
+    this.client = new Client({
+      node: opts.node,
+      ...(auth ? { auth } : {}),
+      ...(ca ? { tls: { ca } } : {}),
+      maxRetries: ES_CLIENT_MAX_RETRIES,
+      requestTimeout: ES_REQUEST_TIMEOUT_MS,
+      ...opts.clientOptions,
+    });
+  }
+
+  /**
+   * Installs the ILM policy, the component and index templates and the data
+   * stream. Reads each first: an object with Umbra's hash of the same body is
+   * left alone, so a second start only reads. Never deletes anything; a changed
+   * mappings template is also applied to the live data stream (additive
+   * mappings, so new fields are indexed before the next rollover).
+   */
+  async install(): Promise<InstallReport> {
+    const report: InstallReport = { created: [], updated: [], unchanged: [] };
+    const n = this.names;
+    const c = this.client;
+    const note = (name: string, have: string | null | undefined, want: string | null): boolean => {
+      if (have === want) { report.unchanged.push(name); return false; }
+      (have === undefined ? report.created : report.updated).push(name);
+      return true;
+    };
+
+    const policy = buildIlmPolicy(this.ilm);
+    const havePolicy = await absentAs404(c.ilm.getLifecycle({ name: n.ilmPolicy }));
+    if (note(`ilm policy ${n.ilmPolicy}`, havePolicy === undefined ? undefined : hashOf(havePolicy[n.ilmPolicy]?.policy), hashOf(policy))) {
+      await c.ilm.putLifecycle({ name: n.ilmPolicy, policy: policy as never });
+    }
+
+    let mappingsChanged = false;
+    for (const [name, body] of [[n.mappingsTemplate, buildMappingsTemplate()], [n.settingsTemplate, buildSettingsTemplate(n)]] as const) {
+      const have = await absentAs404(c.cluster.getComponentTemplate({ name }));
+      if (note(`component template ${name}`, have === undefined ? undefined : hashOf(have.component_templates[0]?.component_template), hashOf(body))) {
+        await c.cluster.putComponentTemplate({ name, ...(body as object) } as never);
+        if (name === n.mappingsTemplate) mappingsChanged = true;
+      }
+    }
+
+    const tpl = buildIndexTemplate(n);
+    const haveTpl = await absentAs404(c.indices.getIndexTemplate({ name: n.indexTemplate }));
+    if (note(`index template ${n.indexTemplate}`, haveTpl === undefined ? undefined : hashOf(haveTpl.index_templates[0]?.index_template), hashOf(tpl))) {
+      await c.indices.putIndexTemplate({ name: n.indexTemplate, ...(tpl as object) } as never);
+    }
+
+    const haveDs = await absentAs404(c.indices.getDataStream({ name: n.dataStream }));
+    if (haveDs === undefined || haveDs.data_streams.length === 0) {
+      try {
+        await c.indices.createDataStream({ name: n.dataStream });
+        report.created.push(`data stream ${n.dataStream}`);
+      } catch (e) {
+        // Another collector created it between our read and our create: fine.
+        if (!(e instanceof errors.ResponseError && e.statusCode === 400 && /already_exists/.test(errorType(e)))) throw e;
+        report.unchanged.push(`data stream ${n.dataStream}`);
+      }
+    } else {
+      report.unchanged.push(`data stream ${n.dataStream}`);
+      if (mappingsChanged) {
+        const m = buildMappings() as { properties: Record<string, never>; dynamic: boolean };
+        await c.indices.putMapping({ index: n.dataStream, write_index_only: true, properties: m.properties, dynamic: m.dynamic });
+      }
+    }
+    return report;
+  }
+
+  /** The NDJSON body lines of a bulk request: `create` with `_id`, then the document. */
+  static bulkLines(docs: readonly BulkDoc[]): string[] {
+    const lines = new Array<string>(docs.length * 2);
+    for (let i = 0; i < docs.length; i++) {
+      lines[2 * i] = `${ElasticsearchEvents.ACTION_HEAD}${JSON.stringify(docs[i]!.id)}}}`;
+      lines[2 * i + 1] = docs[i]!.json;
+    }
+    return lines;
+  }
+
+  /**
+   * One bulk request creating `docs` in the data stream. Item results, in the
+   * order of `docs`: 201 created; 409 duplicate (the `_id` is already there);
+   * 429 and 5xx retry; anything else rejected, with `type: reason`. A failed
+   * request (connection, timeout, 429/5xx for the whole request) is `ok: false`:
+   * nothing is known about any item and all are to be resent.
+   */
+  async bulkCreate(docs: readonly BulkDoc[]): Promise<BulkOutcome> {
+    let resp: { errors: boolean; items?: Record<string, { status: number; error?: { type?: string; reason?: string } }>[] };
+    try {
+      resp = (await this.client.bulk(
+        { index: this.names.dataStream, operations: ElasticsearchEvents.bulkLines(docs) as never[], filter_path: BULK_FILTER_PATH },
+        { maxRetries: 0, requestTimeout: ES_BULK_TIMEOUT_MS },
+      )) as never;
+    } catch (e) {
+      const status = e instanceof errors.ResponseError ? e.statusCode ?? null : null;
+      return { ok: false, status, tooLarge: status === 413, message: describeError(e) };
+    }
+    const results = new Uint8Array(docs.length);
+    const reasons = new Map<number, string>();
+    const retryStatuses: number[] = [];
+    if (!resp.errors) return { ok: true, results, reasons, retryStatuses }; // all created (Created = 0)
+    const items = resp.items ?? [];
+    if (items.length !== docs.length) {
+      return { ok: false, status: null, tooLarge: false, message: `bulk answer has ${items.length} items for ${docs.length} documents` };
+    }
+    for (let i = 0; i < items.length; i++) {
+      const it = items[i]!.create ?? Object.values(items[i]!)[0]!;
+      const s = it.status;
+      if (s >= 200 && s < 300) results[i] = ItemResult.Created;
+      else if (s === 409) results[i] = ItemResult.Duplicate;
+      else if (s === 429 || s >= 500) { results[i] = ItemResult.Retry; retryStatuses.push(s); }
+      else {
+        results[i] = ItemResult.Rejected;
+        const r = `${s} ${it.error?.type ?? 'error'}: ${it.error?.reason ?? ''}`;
+        reasons.set(i, r.length > MAX_ES_REASON_CHARS ? r.slice(0, MAX_ES_REASON_CHARS) : r);
+      }
+    }
+    return { ok: true, results, reasons, retryStatuses };
+  }
+
+  /** Documents in the data stream (0 when it does not exist yet). Near real time: the last refresh interval may be missing. */
+  async count(): Promise<number> {
+    const r = await absentAs404(this.client.count({ index: this.names.dataStream }));
+    return r?.count ?? 0;
+  }
+
+  /** Makes everything written so far searchable (tests, `umbra demo --once`). */
+  async refresh(): Promise<void> {
+    await absentAs404(this.client.indices.refresh({ index: this.names.dataStream }));
+  }
+
+  /** Events matching the query, newest first, from the data stream. */
+  async query(q: EventQuery): Promise<UmbraEvent[]> {
+    const filter: object[] = [];
+    if (q.sinceMs !== undefined || q.untilMs !== undefined) {
+      const range: Record<string, unknown> = { format: 'epoch_millis' };
+      if (q.sinceMs !== undefined) range.gte = q.sinceMs;
+      if (q.untilMs !== undefined) range.lt = q.untilMs;
+      filter.push({ range: { '@timestamp': range } });
+    }
+    if (q.service !== undefined) filter.push({ term: { 'umbra.service.id': q.service } });
+    if (q.sourceIp !== undefined) filter.push({ term: { 'source.ip': q.sourceIp } });
+    if (q.agentId !== undefined) filter.push({ term: { 'observer.id': q.agentId } });
+    const r = await absentAs404(this.client.search<UmbraEvent>({
+      index: this.names.dataStream,
+      size: clampLimit(q.limit),
+      sort: [{ '@timestamp': { order: 'desc' } }, { 'event.id': { order: 'desc' } }],
+      query: { bool: { filter } },
+      track_total_hits: false,
+    }));
+    return (r?.hits.hits ?? []).map((h) => h._source!);
+  }
+
+  async close(): Promise<void> {
+    await this.client.close();
+  }
+}
+
+/** The response, or undefined when Elasticsearch answered 404 (object or index absent). */
+async function absentAs404<T>(p: Promise<T>): Promise<T | undefined> {
+  try {
+    return await p;
+  } catch (e) {
+    if (e instanceof errors.ResponseError && e.statusCode === 404) return undefined;
+    throw e;
+  }
+}
+
+function hashOf(obj: unknown): string | null {
+  const meta = (obj as { _meta?: { umbra_hash?: unknown } } | undefined)?._meta;
+  return typeof meta?.umbra_hash === 'string' ? meta.umbra_hash : null;
+}
+
+function errorType(e: errors.ResponseError): string {
+  const b = e.body as { error?: { type?: string } } | undefined;
+  return b?.error?.type ?? '';
+}
+
+/** One line for logs and dead letters: the status and Elasticsearch's error type and reason, or the client error. */
+export function describeError(e: unknown): string {
+  if (e instanceof errors.ResponseError) {
+    const b = e.body as { error?: { type?: string; reason?: string } | string } | undefined;
+    const err = typeof b?.error === 'string' ? b.error : b?.error ? `${b.error.type ?? ''}: ${b.error.reason ?? ''}` : '';
+    return `HTTP ${e.statusCode ?? '?'}${err ? ` ${err}` : ''}`;
+  }
+  if (e instanceof Error) return `${e.name}: ${e.message}`;
+  return String(e);
+}

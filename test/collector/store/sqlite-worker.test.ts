@@ -1,0 +1,81 @@
+import { expect } from 'chai';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteWorkerStore } from '../../../collector/store/sqlite-worker.js';
+import { SCHEMA_VERSION } from '../../../collector/store/sqlite-migrations.js';
+import type { StoredEvent } from '../../../collector/store/store.js';
+import { UmbraError } from '../../../common/errors.js';
+import { AGENT, makeEvent } from '../helpers.js';
+
+const stored = (seq: number): StoredEvent => {
+  const event = makeEvent(seq);
+  return { event, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
+};
+
+describe('SQLite store in its worker thread', function () {
+  this.timeout(20_000);
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'umbra-sqlite-worker-test-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('group-commits concurrent batches, each answered with its own counts in order', async () => {
+    const s = await SqliteWorkerStore.open(join(dir, 'w.sqlite'));
+    const range = (a: number, b: number): StoredEvent[] => Array.from({ length: b - a }, (_, i) => stored(a + i));
+    // Sent without waiting: they reach the worker together and overlap.
+    const results = await Promise.all([
+      s.insertBatch(range(0, 500), []),
+      s.insertBatch(range(250, 750), []),
+      s.insertBatch(range(0, 1000), [{ receivedAt: '2026-11-25T12:00:00Z', agentId: AGENT, reason: 'json_invalid', detail: 'line 1: x', line: 'x', lineBytes: 1 }]),
+      s.insertBatch(range(0, 10), []),
+    ]);
+    expect(results).to.deep.equal([
+      { accepted: 500, duplicates: 0 },
+      { accepted: 250, duplicates: 250 },
+      { accepted: 250, duplicates: 750 },
+      { accepted: 0, duplicates: 10 },
+    ]);
+    expect(await s.count()).to.equal(1000);
+    expect(await s.countDeadLetters()).to.equal(1);
+    expect((await s.query({ limit: 1 }))[0]).to.deep.equal(stored(999).event);
+    expect((await s.deadLetters())[0]).to.include({ reason: 'json_invalid', agentId: AGENT });
+    await s.close();
+    // Committed on disk, as seen by another connection.
+    const db = new Database(join(dir, 'w.sqlite'), { readonly: true });
+    expect((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n).to.equal(1000);
+    db.close();
+  });
+
+  it('a failing batch in a group fails alone; the others are stored', async () => {
+    const s = await SqliteWorkerStore.open(join(dir, 'f.sqlite'));
+    const bad = stored(5);
+    (bad.event.source as { ip: unknown }).ip = null; // NOT NULL fails inside the transaction
+    const [a, b, c] = await Promise.allSettled([s.insertBatch([stored(1)], []), s.insertBatch([stored(4), bad], []), s.insertBatch([stored(2)], [])]);
+    expect(a).to.deep.equal({ status: 'fulfilled', value: { accepted: 1, duplicates: 0 } });
+    expect(b.status).to.equal('rejected');
+    expect((b as PromiseRejectedResult).reason.message).to.match(/NOT NULL constraint failed: events.source_ip/);
+    expect(c).to.deep.equal({ status: 'fulfilled', value: { accepted: 1, duplicates: 0 } });
+    expect(await s.count()).to.equal(2);
+    await s.close();
+  });
+
+  it('reports a database it cannot open as UMBRA_E_STORE naming the file', async () => {
+    const path = join(dir, 'newer.sqlite');
+    const db = new Database(path);
+    db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    db.close();
+    const err = await SqliteWorkerStore.open(path).then(() => null, (e: unknown) => e);
+    expect(err).to.be.instanceOf(UmbraError);
+    expect((err as UmbraError).code).to.equal('UMBRA_E_STORE');
+    expect((err as Error).message).to.equal(`${path}: database schema version ${SCHEMA_VERSION + 1} is newer than this Umbra knows (${SCHEMA_VERSION}); upgrade Umbra`);
+  });
+
+  it('after close, calls reject instead of hanging', async () => {
+    const s = await SqliteWorkerStore.open(join(dir, 'c.sqlite'));
+    await s.close();
+    const err = await s.insertBatch([stored(1)], []).then(() => null, (e: Error) => e);
+    expect(err).to.be.instanceOf(Error);
+    expect(err!.message).to.match(/SQLite worker exited/);
+  });
+});
