@@ -36,6 +36,8 @@ export class FakeElasticsearch {
   requestFault: (n: number) => RequestFault = () => null;
   /** Per item: a status to answer instead of creating (null: normal behaviour). `attempt` counts this id's items so far, from 1. */
   itemFault: (id: string, attempt: number) => number | null = () => null;
+  /** GET _data_stream answers 404 even for an existing one (a create racing another collector's). */
+  hideDataStreams = false;
   /** Called at each bulk request before it is answered. */
   onBulk: ((n: number) => void) | null = null;
   private readonly attempts = new Map<string, number>();
@@ -81,7 +83,7 @@ export class FakeElasticsearch {
     m.add({ method: 'GET', path: '/_data_stream/:name' }, (p: Params) => {
       rec(p);
       const name = p.path.split('/')[2]!;
-      return this.dataStreams.has(name) ? { data_streams: [{ name, timestamp_field: { name: '@timestamp' } }] } : notFound(name);
+      return this.dataStreams.has(name) && !this.hideDataStreams ? { data_streams: [{ name, timestamp_field: { name: '@timestamp' } }] } : notFound(name);
     });
     m.add({ method: 'PUT', path: '/_data_stream/:name' }, (p: Params) => {
       rec(p);
@@ -113,8 +115,14 @@ export class FakeElasticsearch {
       node: 'http://localhost:9200',
       indexPrefix: opts.indexPrefix ?? 'umbra',
       ...(opts.ilm ? { ilm: opts.ilm } : {}),
-      clientOptions: { Connection: this.mock.getConnection() },
+      clientOptions: { Connection: this.connection() },
     });
+  }
+
+  /** The mock's Connection class; transport 9 closes connections on client.close(), which the mock (written for 8) does not implement. */
+  connection(): never {
+    const Base = this.mock.getConnection() as unknown as new (...a: unknown[]) => object;
+    return class extends Base { async close(): Promise<void> {} } as never;
   }
 
   /** Calls other than reads (what a second start must not make). */
