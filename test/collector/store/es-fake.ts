@@ -3,10 +3,13 @@
 // what the store installs (ILM policies, component and index templates, data
 // streams) and the documents created, answers bulk `create` with 201 or 409 as
 // Elasticsearch does, and lets a test inject failures per request and per item.
-import Mock from '@elastic/elasticsearch-mock';
+import MockModule from '@elastic/elasticsearch-mock';
 import { errors } from '@elastic/elasticsearch';
 import { ElasticsearchEvents } from '../../../collector/store/elasticsearch.js';
 import type { IlmOptions } from '../../../collector/store/es-template.js';
+
+// The mock is CommonJS (`module.exports = ClientMock`) with an `export default` typing: under NodeNext the default import is the class itself.
+const Mock = MockModule as unknown as typeof MockModule.default;
 
 export interface Call { method: string; path: string }
 
@@ -43,7 +46,8 @@ export class FakeElasticsearch {
   private readonly attempts = new Map<string, number>();
 
   constructor() {
-    const m = this.mock;
+    // The mock's typings want a resolver of its pattern type; ours receive the normalized request.
+    const m = { add: (pattern: { method: string | string[]; path: string }, fn: (p: Params) => unknown): void => { this.mock.add(pattern, fn as never); } };
     const rec = (p: Params): void => { this.calls.push({ method: p.method, path: p.path }); };
     const notFound = (what: string): errors.ResponseError => respErr(404, { error: { type: 'resource_not_found_exception', reason: `${what} missing` }, status: 404 });
 
