@@ -32,7 +32,8 @@ export const HEADERS_TIMEOUT_MS = 20_000;
 export const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 /** On close, in-flight batches get this long to finish before connections are cut (ms). */
 export const SHUTDOWN_GRACE_MS = 30_000;
-/** Largest JSON response of the query API is bounded by MAX_QUERY_LIMIT events. */
+/** After the last in-flight batch is answered, its answer gets this long to be flushed (ms). */
+export const SHUTDOWN_FLUSH_MS = 2000;
 export const INGEST_PATH = '/api/v1/events';
 export const HEALTH_PATH = '/api/v1/health';
 export const DEAD_LETTERS_PATH = '/api/v1/dead-letters';
@@ -95,6 +96,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void => {
     if (res.headersSent || res.destroyed) return;
+    if (closing) res.shouldKeepAlive = false; // the connection ends by itself once this answer is flushed
     const text = JSON.stringify(body);
     res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
     res.end(text);
@@ -238,6 +240,8 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
           idle = () => { clearTimeout(t); resolve(); };
         });
       }
+      // Answers given while closing carry Connection: close; let them flush before cutting what is left.
+      await Promise.race([stopped, new Promise((resolve) => setTimeout(resolve, SHUTDOWN_FLUSH_MS).unref())]);
       server.closeAllConnections();
       await stopped;
       if (ownStore) await store.close();

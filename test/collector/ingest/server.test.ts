@@ -315,6 +315,7 @@ describe('collector ingest under store failure, load and shutdown', function () 
     open();
     const r = await inflight;
     expect(r.json).to.deep.equal({ accepted: 2, duplicates: 0, dead_lettered: 0 });
+    expect(r.headers.connection).to.equal('close');
     await closing;
     expect(await store.count()).to.equal(2);
     let refused = false;

@@ -1,0 +1,175 @@
+import { expect } from 'chai';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ES_REJECTED_REASON, OutboxStore, type OutboxOptions } from '../../../collector/store/outbox.js';
+import type { DeadLetter, StoredEvent } from '../../../collector/store/store.js';
+import { UmbraError } from '../../../common/errors.js';
+import { AGENT, makeEvent } from '../helpers.js';
+import { FakeElasticsearch } from './es-fake.js';
+
+const stored = (seq: number): StoredEvent => {
+  const event = makeEvent(seq);
+  return { event, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
+};
+const seqOf = (id: string): number => Number(id.slice(id.lastIndexOf(':') + 1));
+/** Deterministic "random" for the jitter. */
+const lcg = (seed: number) => () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+const FAST: Partial<OutboxOptions> = { retryBaseMs: 1, retryMaxMs: 4, idlePollMs: 5, random: lcg(7), log: () => {} };
+
+function pendingRows(path: string): number {
+  const db = new Database(path, { readonly: true });
+  try { return (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n; } finally { db.close(); }
+}
+
+async function until(cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+describe('Elasticsearch store: durable outbox in front of Elasticsearch (official client mock)', function () {
+  this.timeout(180_000);
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'umbra-outbox-test-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('acknowledges from the outbox while Elasticsearch is down, installs and drains once it answers', async () => {
+    const fake = new FakeElasticsearch();
+    let down = true;
+    // Down: the installation fails as when nothing listens.
+    const path = join(dir, 'outbox.sqlite');
+    const es = fake.events();
+    const realInstall = es.install.bind(es);
+    es.install = async () => { if (down) throw new Error('connect ECONNREFUSED 127.0.0.1:9200'); return realInstall(); };
+    const store = await OutboxStore.open({ path, es, ...FAST });
+    const r = await store.insertBatch([stored(1), stored(2), stored(1)], []);
+    expect(r).to.deep.equal({ accepted: 2, duplicates: 1 });
+    await new Promise((res) => setTimeout(res, 50));
+    expect(store.stats().installed).to.equal(false);
+    expect(store.stats().pending).to.equal(2);
+    expect(fake.docs.size).to.equal(0);
+    down = false;
+    await store.flush(10_000);
+    expect(store.stats()).to.include({ installed: true, pending: 0, indexed: 2 });
+    expect([...fake.docs.keys()].sort()).to.deep.equal([`${AGENT}:1`, `${AGENT}:2`]);
+    expect(await store.count()).to.equal(2);
+    expect((await store.query({})).map((e) => e.event.id)).to.deep.equal([`${AGENT}:2`, `${AGENT}:1`]);
+    await store.close();
+    expect(pendingRows(path)).to.equal(0);
+  });
+
+  it('100,000 events through outbox → Elasticsearch with resets, 503s, 429s, item 429/503/400/409 and a restart mid-drain: indexed + dead-lettered = 100,000, none twice, outbox empty', async () => {
+    const N = 100_000;
+    const BATCH = 1000;
+    const fake = new FakeElasticsearch();
+    // Deterministic schedule. Whole requests: resets, 503s, 429s.
+    fake.requestFault = (n) => (n % 17 === 3 ? 'reset' : n % 23 === 5 ? 503 : n % 29 === 7 ? 429 : null);
+    // Items: every 50th is refused for good (400, mapping error); some answer 429 once, some 503 twice.
+    const rejectedSeq = (s: number) => s % 50 === 0;
+    fake.itemFault = (id, attempt) => {
+      const s = seqOf(id);
+      if (rejectedSeq(s)) return 400;
+      if (s % 7 === 1 && attempt === 1) return 429;
+      if (s % 11 === 2 && attempt <= 2) return 503;
+      return null;
+    };
+    // Some events are already in Elasticsearch (written by another collector before a failover): 409s.
+    let preexisting = 0;
+    for (let s = 0; s < N; s++) if (s % 13 === 5 && !rejectedSeq(s)) { fake.docs.set(`${AGENT}:${s}`, { pre: true }); preexisting++; }
+
+    const path = join(dir, 'outbox.sqlite');
+    let store = await OutboxStore.open({ path, es: fake.events(), ...FAST, maxEvents: N });
+    let sent = 0;
+    let replayed = 0;
+    // First part of the stream; batch 10 is replayed (the agent did not get our ack).
+    for (let b = 0; b < N / BATCH / 2; b++) {
+      const batch = Array.from({ length: BATCH }, (_, i) => stored(b * BATCH + i));
+      const r = await store.insertBatch(batch, []);
+      sent += r.accepted;
+      if (b === 10) { const again = await store.insertBatch(batch, []); replayed += BATCH; expect(again.accepted + again.duplicates).to.equal(BATCH); sent += again.accepted; }
+    }
+    // Restart mid-drain, as after a crash: close while a bulk request is in flight (its answer is lost).
+    await until(() => fake.bulkRequests >= 12);
+    const stopAt = fake.bulkRequests + 1;
+    let closing: Promise<void> | null = null;
+    fake.onBulk = (n) => { if (n === stopAt) closing = store.close(); };
+    await until(() => closing !== null);
+    await closing;
+    fake.onBulk = null;
+    const left = pendingRows(path);
+    expect(left).to.be.greaterThan(0);
+    store = await OutboxStore.open({ path, es: fake.events(), ...FAST, maxEvents: N });
+    expect(store.stats().pending).to.equal(left);
+    for (let b = N / BATCH / 2; b < N / BATCH; b++) {
+      const r = await store.insertBatch(Array.from({ length: BATCH }, (_, i) => stored(b * BATCH + i)), []);
+      sent += r.accepted;
+    }
+    // A replay of an early batch after it was drained: accepted by the outbox, 409 at Elasticsearch.
+    await store.insertBatch(Array.from({ length: BATCH }, (_, i) => stored(i)), []);
+    replayed += BATCH;
+    await store.flush(120_000);
+
+    const dead = await store.deadLetters(1000);
+    const deadCount = await store.countDeadLetters();
+    const indexedIds = [...fake.docs.keys()];
+    expect(indexedIds.length + deadCount).to.equal(N);
+    expect(deadCount).to.equal(N / 50);
+    expect(dead.every((d) => d.reason === ES_REJECTED_REASON && /^400 document_parsing_exception: .*failed to parse field \[source\.ip\]/.test(d.detail))).to.equal(true);
+    expect(dead.every((d) => rejectedSeq(seqOf((JSON.parse(d.line) as { event: { id: string } }).event.id)))).to.equal(true);
+    for (const id of indexedIds) expect(rejectedSeq(seqOf(id)), id).to.equal(false);
+    expect(fake.nonCreateActions).to.equal(0);
+    expect([...fake.created.values()].every((n) => n === 1)).to.equal(true);
+    expect(fake.created.size + preexisting).to.equal(indexedIds.length);
+    expect(pendingRows(path)).to.equal(0);
+    expect(await store.count()).to.equal(indexedIds.length);
+    const st = store.stats();
+    expect(st.failedRequests).to.be.greaterThan(0);
+    expect(st.retriedItems).to.be.greaterThan(0);
+    expect(st.duplicates).to.be.greaterThan(0);
+    expect(replayed).to.equal(2 * BATCH);
+    await store.close();
+  });
+
+  it('bounded: beyond max events or bytes insertBatch rejects with nothing stored (the ingest answers 503), and accepts again once drained', async () => {
+    const fake = new FakeElasticsearch();
+    fake.requestFault = () => 503; // Elasticsearch overloaded for now
+    const path = join(dir, 'outbox.sqlite');
+    const store = await OutboxStore.open({ path, es: fake.events(), ...FAST, maxEvents: 10 });
+    await store.insertBatch(Array.from({ length: 8 }, (_, i) => stored(i)), []);
+    const dl: DeadLetter = { receivedAt: new Date().toISOString(), agentId: AGENT, reason: 'json_invalid', detail: 'x', line: '{', lineBytes: 1 };
+    let err: unknown;
+    try { await store.insertBatch([stored(100), stored(101), stored(102)], [dl]); } catch (e) { err = e; }
+    expect(err).to.be.instanceOf(UmbraError);
+    expect((err as UmbraError).code).to.equal('UMBRA_E_STORE');
+    expect((err as Error).message).to.match(/outbox full \(8 events, \d+ bytes waiting for Elasticsearch; limits 10 events/);
+    expect(pendingRows(path)).to.equal(8);
+    expect(await store.countDeadLetters()).to.equal(0);
+    fake.requestFault = () => null;
+    await store.flush(10_000);
+    expect(await store.insertBatch([stored(100), stored(101), stored(102)], [dl])).to.deep.equal({ accepted: 3, duplicates: 0 });
+    expect(await store.countDeadLetters()).to.equal(1);
+    await store.close();
+
+    const small = await OutboxStore.open({ path: join(dir, 'b.sqlite'), es: new FakeElasticsearch().events(), ...FAST, maxBytes: 2000, drain: false });
+    await small.insertBatch([stored(1)], []);
+    let err2: unknown;
+    try { await small.insertBatch([stored(2), stored(3), stored(4)], []); } catch (e) { err2 = e; }
+    expect((err2 as Error).message).to.match(/outbox full .*2000 bytes\)/);
+    await small.close();
+  });
+
+  it('a 413 for the whole request halves the bulk size until it fits', async () => {
+    const fake = new FakeElasticsearch();
+    fake.requestFault = () => (fake.lastBulk!.body.length / 2 > 25 ? 413 : null);
+    const store = await OutboxStore.open({ path: join(dir, 'o.sqlite'), es: fake.events(), ...FAST, bulkMaxEvents: 100 });
+    await store.insertBatch(Array.from({ length: 100 }, (_, i) => stored(i)), []);
+    await store.flush(10_000);
+    expect(fake.docs.size).to.equal(100);
+    expect(fake.lastBulk!.body.length / 2).to.be.at.most(25);
+    await store.close();
+  });
+});
