@@ -29,7 +29,7 @@ import dnsPacket from 'dns-packet';
 import { createRequire } from 'node:module';
 import type { DnsAnswer, Endpoints, Observation } from '../observation.js';
 import { DecodeError, type Decoded } from './decode-error.js';
-import { ipv4Text, ipv6Text } from './ip-text.js';
+import { formatIPv4 as ipv4Text, formatIPv6 as ipv6Text } from './ip-address.js';
 
 /** Fixed header size (RFC 1035 §4.1.1). */
 export const DNS_HEADER_BYTES = 12;

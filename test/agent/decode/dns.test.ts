@@ -12,7 +12,7 @@ import {
   type DnsMessage,
 } from '../../../agent/decode/dns.js';
 import { DecodeError } from '../../../agent/decode/decode-error.js';
-import { ipv6Text } from '../../../agent/decode/ip-text.js';
+import { formatIPv6 as ipv6Text } from '../../../agent/decode/ip-address.js';
 import type { Endpoints } from '../../../agent/observation.js';
 import { fixture } from '../../helpers/root.js';
 import { readPcap, tcpStream, type LitePacket } from '../../helpers/pcap-lite.js';
