@@ -47,7 +47,8 @@ import { CaptureFileReader } from './capture/reader.js';
 import { ADV_END, ADV_PACKET } from './capture/pcap-classic.js';
 import { LiveCapture, type LiveCaptureOptions } from './capture/live.js';
 import { DEFAULT_BPF_FILTER } from './capture/bpf.js';
-import { Spool, type SpoolOptions } from './ship/spool.js';
+import { Spool, SpoolError, type SpoolOptions } from './ship/spool.js';
+import { UmbraError } from '../common/errors.js';
 import { DEFAULT_STOP_TIMEOUT_MS, Shipper, type LogLevel, type ShipperOptions } from './ship/shipper.js';
 import { assertNotRootUnlessAllowed, dropPrivileges, lookupUser, prepareOwnedDir, isRoot, type DropResult, type PrivilegeOptions } from './privileges.js';
 
@@ -242,7 +243,16 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       }
       assertNotRootUnlessAllowed(p);
     }
-    spool = Spool.open({ ...opts.spool, agentId: opts.observer.id, counters });
+    try {
+      spool = Spool.open({ ...opts.spool, agentId: opts.observer.id, counters });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EACCES' || code === 'EPERM') {
+        throw new UmbraError('UMBRA_E_USAGE', `spool ${opts.spool.dir}: ${code} as uid ${process.geteuid?.()}: the directory must be writable by the agent's user and its parent directories searchable`);
+      }
+      if (e instanceof SpoolError) throw new UmbraError('UMBRA_E_USAGE', `spool ${e.message}`);
+      throw e;
+    }
   } catch (e) {
     source.stop();
     throw e;

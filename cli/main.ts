@@ -9,6 +9,7 @@ interface Subcommand {
 }
 
 const SUBCOMMANDS: Record<string, Subcommand> = {
+  agent: { summary: 'capture live on interfaces and ship AI-use events to the collector', load: () => import('./agent.js') },
   analyze: { summary: 'read pcap/pcapng files and print AI-use events', load: () => import('./analyze.js') },
   collector: { summary: 'run the collector: HTTPS ingest from agents into the store (--config umbra.yaml)', load: () => import('./collector.js') },
   signatures: { summary: 'list, test, validate the AI-service catalog', load: () => import('./signatures.js') },

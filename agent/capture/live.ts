@@ -118,7 +118,10 @@ export class LiveCapture {
         let lt: string;
         try {
           lt = session.open_live(iface, opts.filter, opts.ringBytes ?? DEFAULT_RING_BYTES, snap, '', () => lc.deliver(tap), false,
-            opts.bufferTimeoutMs ?? DEFAULT_BUFFER_TIMEOUT_MS, (m) => opts.onWarning?.(`${iface}: ${m}`), opts.promiscuous ?? false);
+            opts.bufferTimeoutMs ?? DEFAULT_BUFFER_TIMEOUT_MS, (m) => {
+            // an interface without an IPv4 address is normal for a capture port
+            if (!/SIOCGIFADDR/.test(m)) opts.onWarning?.(`${iface}: ${m}`);
+          }, opts.promiscuous ?? false);
         } catch (e) {
           throw captureOpenError(iface, (e as Error).message, opts.filter);
         }
