@@ -126,6 +126,10 @@ async function main(): Promise<void> {
       store: { type: 'sqlite', sqlite: { synchronous } },
     }, '(bench)');
     const c = await startCollector(config, { log: (l) => process.stderr.write(`collector: ${l}\n`) });
+    let walMax = 0;
+    const walTimer = setInterval(() => {
+      try { walMax = Math.max(walMax, statSync(join(dir, 'umbra.sqlite-wal')).size); } catch { /* not there yet */ }
+    }, 50);
     const cpu0 = process.cpuUsage();
     const job: ClientJob = { url: c.url, ca: cert.certPem, events, batch, concurrency, clients };
     // The client is a separate process (same loader flags, so tsx works), as an agent would be.
@@ -136,6 +140,7 @@ async function main(): Promise<void> {
     if (code !== 0) throw new Error(`client exited with ${code}`);
     const r = JSON.parse(text) as ClientResult;
     const cpu = process.cpuUsage(cpu0);
+    clearInterval(walTimer);
     const stored = await c.store.count();
     await c.close();
     const lat = r.latenciesMs.sort((a, b) => a - b);
@@ -151,6 +156,7 @@ async function main(): Promise<void> {
     out('batch latency p50 / p99 / max', `${pct(lat, 50).toFixed(1)} / ${pct(lat, 99).toFixed(1)} / ${lat[lat.length - 1]!.toFixed(1)} ms`);
     out('HTTP statuses', JSON.stringify(r.statuses));
     out('collector CPU (user+sys)', `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / 1e6 / r.seconds * 100).toFixed(0)}% of one core)`);
+    out('largest WAL seen', `${(walMax / 1048576).toFixed(1)} MiB`);
     out('database size', `${(dbBytes / 1048576).toFixed(1)} MiB (${Math.round(dbBytes / Math.max(1, stored))} bytes/event)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

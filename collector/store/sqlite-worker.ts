@@ -13,6 +13,7 @@ import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { UmbraEvent } from '../../agent/event.js';
 import { UmbraError } from '../../common/errors.js';
+import Database from 'better-sqlite3';
 import { eventRow, SqliteStore, type EventRow, type SqliteStoreOptions } from './sqlite.js';
 import type { DeadLetter, EventQuery, EventStore, InsertResult, StoredDeadLetter, StoredEvent } from './store.js';
 
@@ -25,18 +26,30 @@ type Op =
   | { op: 'close' };
 type Request = Op & { id: number };
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
-type Init = { umbraSqliteWorker: true; path: string; opts: SqliteStoreOptions };
+type Init = { umbraSqliteWorker: true; role: 'writer' | 'checkpointer'; path: string; opts: SqliteStoreOptions };
+
+/** How often the checkpointer thread copies the WAL into the database file (ms). */
+export const CHECKPOINT_INTERVAL_MS = 1000;
+/**
+ * WAL pages (4 KiB) past which the writer checkpoints by itself, should the
+ * checkpointer fall behind: bounds the WAL to about 256 MiB.
+ */
+export const WRITER_CHECKPOINT_PAGES = 65_536;
 
 export class SqliteWorkerStore implements EventStore {
   readonly path: string;
   private readonly worker: Worker;
+  private readonly checkpointer: Worker | null;
+  private readonly checkpointerExited: Promise<void>;
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
   private dead: Error | null = null;
 
-  private constructor(path: string, worker: Worker) {
+  private constructor(path: string, worker: Worker, checkpointer: Worker | null) {
     this.path = path;
     this.worker = worker;
+    this.checkpointer = checkpointer;
+    this.checkpointerExited = checkpointer ? new Promise((resolve) => checkpointer.once('exit', () => resolve())) : Promise.resolve();
     worker.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -55,7 +68,7 @@ export class SqliteWorkerStore implements EventStore {
 
   /** Starts the worker and opens the database in it; UmbraError(UMBRA_E_STORE) if that fails. */
   static async open(path: string, opts: SqliteStoreOptions = {}): Promise<SqliteWorkerStore> {
-    const worker = startWorker({ umbraSqliteWorker: true, path, opts });
+    const worker = startWorker({ umbraSqliteWorker: true, role: 'writer', path, opts: { walAutocheckpointPages: WRITER_CHECKPOINT_PAGES, ...opts } });
     const ready = await new Promise<{ ok: true } | { ok: false; message: string }>((resolve) => {
       const onMessage = (m: { ok: true } | { ok: false; message: string }): void => done(m);
       const onError = (e: Error): void => done({ ok: false, message: e.message });
@@ -75,7 +88,11 @@ export class SqliteWorkerStore implements EventStore {
       await worker.terminate();
       throw new UmbraError('UMBRA_E_STORE', path, ready.message.replace(`${path}: `, ''));
     }
-    return new SqliteWorkerStore(path, worker);
+    // Checkpoints (the WAL copied into the database file, with its fsync) run in
+    // their own thread on their own connection, beside the commits.
+    const checkpointer = startWorker({ umbraSqliteWorker: true, role: 'checkpointer', path, opts });
+    checkpointer.on('error', () => { /* the writer's safety checkpoint still bounds the WAL */ });
+    return new SqliteWorkerStore(path, worker, checkpointer);
   }
 
   private call<T>(op: Op): Promise<T> {
@@ -96,6 +113,8 @@ export class SqliteWorkerStore implements EventStore {
   deadLetters(limit?: number): Promise<StoredDeadLetter[]> { return this.call(limit === undefined ? { op: 'deadLetters' } : { op: 'deadLetters', limit }); }
 
   async close(): Promise<void> {
+    this.checkpointer?.postMessage('stop');
+    await this.checkpointerExited;
     if (this.dead) return;
     const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
     await this.call({ op: 'close' });
@@ -113,6 +132,28 @@ function startWorker(init: Init): Worker {
   const api = pathToFileURL(join(dirname(pkgFile), pkg.exports['./esm/api']!.import.default)).href;
   const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); });`;
   return new Worker(code, { eval: true, workerData: init });
+}
+
+/** The checkpointer thread: PASSIVE checkpoints never block the writer. */
+function checkpoint(init: Init): void {
+  const port = parentPort!;
+  let db: Database.Database | null = null;
+  const timer = setInterval(() => {
+    try {
+      if (!db) {
+        db = new Database(init.path, { fileMustExist: true });
+        db.pragma('busy_timeout = 0');
+      }
+      db.pragma('wal_checkpoint(PASSIVE)');
+    } catch {
+      // Busy or not ready: the next tick tries again; the writer's safety checkpoint bounds the WAL.
+    }
+  }, CHECKPOINT_INTERVAL_MS);
+  port.on('message', () => {
+    clearInterval(timer);
+    db?.close();
+    port.close();
+  });
 }
 
 function serve(init: Init): void {
@@ -175,4 +216,7 @@ function serve(init: Init): void {
   });
 }
 
-if (!isMainThread && (workerData as Init | undefined)?.umbraSqliteWorker === true && parentPort) serve(workerData as Init);
+if (!isMainThread && (workerData as Init | undefined)?.umbraSqliteWorker === true && parentPort) {
+  if ((workerData as Init).role === 'checkpointer') checkpoint(workerData as Init);
+  else serve(workerData as Init);
+}

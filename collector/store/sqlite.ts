@@ -14,9 +14,18 @@ import { clampLimit, MAX_DEAD_LETTER_LINE_CHARS, type DeadLetter, type EventQuer
 /** How long a writer waits for a lock held by another connection (ms). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
+/** SQLite's own default: the committing connection checkpoints once the WAL holds this many pages. */
+export const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 1000;
+
 export interface SqliteStoreOptions {
   /** `full` (default): a commit survives power loss. `normal`: survives a process crash only. */
   synchronous?: 'full' | 'normal';
+  /**
+   * WAL pages after which a commit also checkpoints (copies the WAL into the
+   * database file). SqliteWorkerStore raises it and checkpoints from another
+   * thread, so commits (and acks) do not wait for those writes.
+   */
+  walAutocheckpointPages?: number;
 }
 
 /** The columns of one events row: id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, doc. */
@@ -81,6 +90,7 @@ export class SqliteStore implements EventStore {
       db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
+      db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(opts.walAutocheckpointPages ?? DEFAULT_WAL_AUTOCHECKPOINT_PAGES))}`);
       const applied = migrate(db);
       return new SqliteStore(path, db, applied);
     } catch (e) {

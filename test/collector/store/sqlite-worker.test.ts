@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteWorkerStore } from '../../../collector/store/sqlite-worker.js';
+import { CHECKPOINT_INTERVAL_MS, SqliteWorkerStore } from '../../../collector/store/sqlite-worker.js';
 import { SCHEMA_VERSION } from '../../../collector/store/sqlite-migrations.js';
 import type { StoredEvent } from '../../../collector/store/store.js';
 import { UmbraError } from '../../../common/errors.js';
@@ -45,6 +45,19 @@ describe('SQLite store in its worker thread', function () {
     const db = new Database(join(dir, 'w.sqlite'), { readonly: true });
     expect((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n).to.equal(1000);
     db.close();
+  });
+
+  it('checkpoints from its own thread: the database file fills while the store is open', async () => {
+    const path = join(dir, 'ck.sqlite');
+    const s = await SqliteWorkerStore.open(path);
+    await s.insertBatch(Array.from({ length: 2000 }, (_, i) => stored(i)), []);
+    // The commit went to the WAL (~2 MB); the writer leaves checkpoints to the other thread.
+    expect(statSync(path + '-wal').size).to.be.above(1024 * 1024);
+    const deadline = Date.now() + CHECKPOINT_INTERVAL_MS * 5;
+    while (statSync(path).size < 1024 * 1024 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    expect(statSync(path).size).to.be.above(1024 * 1024);
+    expect(await s.count()).to.equal(2000);
+    await s.close();
   });
 
   it('a failing batch in a group fails alone; the others are stored', async () => {
