@@ -81,7 +81,13 @@ export const BPF_IPV6 = '(ip6 and (' + anyOf([
   'ip6[6] = 44',
 ]) + '))';
 
-const UNTAGGED = `(${BPF_IPV4} or ${BPF_IPV6})`;
+/**
+ * The prefilter without the VLAN branch: for link types other than Ethernet (raw
+ * IP tunnels, Linux cooked capture on `any`, loopback), where libpcap has no `vlan`
+ * ("no VLAN support for ..."). LiveCapture falls back to it by itself.
+ */
+export const DEFAULT_BPF_FILTER_NO_VLAN = `(${BPF_IPV4} or ${BPF_IPV6})`;
+const UNTAGGED = DEFAULT_BPF_FILTER_NO_VLAN;
 
 /**
  * The default prefilter of `umbra agent` (`--filter` replaces it). The `vlan`

@@ -19,6 +19,7 @@ import type { CapturedPacket } from '../packet.js';
 import type { Counters } from '../stats.js';
 import { UmbraError } from '../../common/errors.js';
 import { linkTypeFromBinding } from './libpcap-reader.js';
+import { DEFAULT_BPF_FILTER, DEFAULT_BPF_FILTER_NO_VLAN } from './bpf.js';
 
 /** Default bytes kept of each packet (a whole Ethernet frame, or a GRO super-packet). */
 export const DEFAULT_SNAP_BYTES = 65535;
@@ -110,26 +111,36 @@ export class LiveCapture {
       opts.interfaces.forEach((iface, index) => {
         if (seen.has(iface)) throw new UmbraError('UMBRA_E_USAGE', `interface ${iface} given twice`);
         seen.add(iface);
-        const session = new (pcapBinding().PcapSession)();
+        let session = new (pcapBinding().PcapSession)();
         const buf = Buffer.alloc(snap);
         const header = Buffer.alloc(16);
         const packet: CapturedPacket = { tsSec: 0, tsNsec: 0, linkType: 1, data: buf, origLen: 0, interfaceId: index };
         const tap: Tap = { iface, session, buf, header, hv: new DataView(header.buffer, header.byteOffset, 16), packet, last: { recv: 0, drop: 0, ifdrop: 0 }, open: false, finalized: false };
         let lt: string;
-        try {
-          lt = session.open_live(iface, opts.filter, opts.ringBytes ?? DEFAULT_RING_BYTES, snap, '', () => lc.deliver(tap), false,
+        const open = (filter: string): string => session.open_live(iface, filter, opts.ringBytes ?? DEFAULT_RING_BYTES, snap, '', () => lc.deliver(tap), false,
             opts.bufferTimeoutMs ?? DEFAULT_BUFFER_TIMEOUT_MS, (m) => {
             // an interface without an IPv4 address is normal for a capture port
             if (!/SIOCGIFADDR/.test(m)) opts.onWarning?.(`${iface}: ${m}`);
           }, opts.promiscuous ?? false);
+        try {
+          try {
+            lt = open(opts.filter);
+          } catch (e) {
+            // the default prefilter's VLAN branch exists only for Ethernet
+            if (opts.filter !== DEFAULT_BPF_FILTER || !/no VLAN support/i.test((e as Error).message)) throw e;
+            session.close();
+            session = new (pcapBinding().PcapSession)();
+            tap.session = session;
+            lt = open(DEFAULT_BPF_FILTER_NO_VLAN);
+          }
         } catch (e) {
           throw captureOpenError(iface, (e as Error).message, opts.filter);
         }
         tap.open = true;
+        lc.taps.push(tap);
         const linkType = linkTypeFromBinding(lt);
         if (linkType < 0) throw new UmbraError('UMBRA_E_CAPTURE_OPEN', iface, `unsupported link type (${lt})`);
         packet.linkType = linkType;
-        lc.taps.push(tap);
       });
     } catch (e) {
       lc.close();
