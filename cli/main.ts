@@ -11,6 +11,7 @@ interface Subcommand {
 const SUBCOMMANDS: Record<string, Subcommand> = {
   agent: { summary: 'capture live on interfaces and ship AI-use events to the collector', load: () => import('./agent.js') },
   analyze: { summary: 'read pcap/pcapng files and print AI-use events', load: () => import('./analyze.js') },
+  demo: { summary: 'everything on this machine: collector, agent replaying a shipped capture, who used which AI service', load: () => import('./demo.js') },
   collector: { summary: 'run the collector: HTTPS ingest from agents into the store (--config umbra.yaml)', load: () => import('./collector.js') },
   signatures: { summary: 'list, test, validate the AI-service catalog', load: () => import('./signatures.js') },
 };

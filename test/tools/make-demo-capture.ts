@@ -6,7 +6,7 @@
 // in the packets changes, so what the demo finds is what the fixtures' own tests
 // prove.
 //   npm run build && node dist/test/tools/make-demo-capture.js [OUT]
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writePcap, type PacketRecord } from '../helpers/pcap-write.js';
 import { fixChecksums, readPcap, rewriteAddress } from './pcap-rewrite.js';
@@ -22,7 +22,7 @@ const FIXTURE_CLIENT_V4 = [Uint8Array.of(10, 99, 0, 1), Uint8Array.of(10, 77, 0,
 const FIXTURE_CLIENT_V6 = Uint8Array.from([0xfd, 0x99, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
 
 /** Who does what: the sessions of each person, in order. */
-const PEOPLE: { host: number; sessions: string[] }[] = [
+export const PEOPLE: { host: number; sessions: string[] }[] = [
   { host: 11, sessions: ['clients/curl-http1-ipv4', 'clients/curl-h2-ipv6'] },
   { host: 12, sessions: ['clients/chromium-tls', 'quic/chromium-v1-split'] },
   { host: 13, sessions: ['clients/openssl-tls12', 'clients/python-ssl', 'clients/dig-tcp'] },
@@ -58,4 +58,4 @@ function main(): void {
   process.stdout.write(`${out}: ${records.length} packets, ${PEOPLE.length} people\n`);
 }
 
-main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) main();
