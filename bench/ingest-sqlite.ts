@@ -156,7 +156,7 @@ async function main(): Promise<void> {
     out('batch latency p50 / p99 / max', `${pct(lat, 50).toFixed(1)} / ${pct(lat, 99).toFixed(1)} / ${lat[lat.length - 1]!.toFixed(1)} ms`);
     out('HTTP statuses', JSON.stringify(r.statuses));
     out('collector CPU (user+sys)', `${((cpu.user + cpu.system) / 1e6).toFixed(2)} s (${((cpu.user + cpu.system) / 1e6 / r.seconds * 100).toFixed(0)}% of one core)`);
-    out('largest WAL seen', `${(walMax / 1048576).toFixed(1)} MiB`);
+    out('WAL file, largest seen', `${(walMax / 1048576).toFixed(1)} MiB`);
     out('database size', `${(dbBytes / 1048576).toFixed(1)} MiB (${Math.round(dbBytes / Math.max(1, stored))} bytes/event)`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -17,6 +17,9 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 /** SQLite's own default: the committing connection checkpoints once the WAL holds this many pages. */
 export const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 1000;
 
+/** After a checkpoint lets the WAL restart, its file is truncated to this size. */
+export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
+
 export interface SqliteStoreOptions {
   /** `full` (default): a commit survives power loss. `normal`: survives a process crash only. */
   synchronous?: 'full' | 'normal';
@@ -90,6 +93,7 @@ export class SqliteStore implements EventStore {
       db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
+      db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
       db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(opts.walAutocheckpointPages ?? DEFAULT_WAL_AUTOCHECKPOINT_PAGES))}`);
       const applied = migrate(db);
       return new SqliteStore(path, db, applied);
