@@ -23,10 +23,10 @@ function pendingRows(path: string): number {
   try { return (db.prepare('SELECT count(*) AS n FROM outbox').get() as { n: number }).n; } finally { db.close(); }
 }
 
-async function until(cond: () => boolean, ms = 30_000): Promise<void> {
+async function until(cond: () => boolean, ms = 30_000, show?: () => unknown): Promise<void> {
   const end = Date.now() + ms;
   while (!cond()) {
-    if (Date.now() > end) throw new Error('timed out');
+    if (Date.now() > end) throw new Error(`timed out${show ? `: ${JSON.stringify(show())}` : ""}`);
     await new Promise((r) => setTimeout(r, 2));
   }
 }
@@ -34,8 +34,13 @@ async function until(cond: () => boolean, ms = 30_000): Promise<void> {
 describe('Elasticsearch store: durable outbox in front of Elasticsearch (official client mock)', function () {
   this.timeout(180_000);
   let dir: string;
+  const opened: OutboxStore[] = [];
+  const open = async (o: OutboxOptions): Promise<OutboxStore> => { const s = await OutboxStore.open(o); opened.push(s); return s; };
   beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'umbra-outbox-test-')); });
-  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  afterEach(async () => {
+    for (const s of opened.splice(0)) await s.close(); // a failed test leaves no drainer running
+    rmSync(dir, { recursive: true, force: true });
+  });
 
   it('acknowledges from the outbox while Elasticsearch is down, installs and drains once it answers', async () => {
     const fake = new FakeElasticsearch();
@@ -45,7 +50,7 @@ describe('Elasticsearch store: durable outbox in front of Elasticsearch (officia
     const es = fake.events();
     const realInstall = es.install.bind(es);
     es.install = async () => { if (down) throw new Error('connect ECONNREFUSED 127.0.0.1:9200'); return realInstall(); };
-    const store = await OutboxStore.open({ path, es, ...FAST });
+    const store = await open({ path, es, ...FAST });
     const r = await store.insertBatch([stored(1), stored(2), stored(1)], []);
     expect(r).to.deep.equal({ accepted: 2, duplicates: 1 });
     await new Promise((res) => setTimeout(res, 50));
@@ -82,7 +87,7 @@ describe('Elasticsearch store: durable outbox in front of Elasticsearch (officia
     for (let s = 0; s < N; s++) if (s % 13 === 5 && !rejectedSeq(s)) { fake.docs.set(`${AGENT}:${s}`, { pre: true }); preexisting++; }
 
     const path = join(dir, 'outbox.sqlite');
-    let store = await OutboxStore.open({ path, es: fake.events(), ...FAST, maxEvents: N });
+    let store = await open({ path, es: fake.events(), ...FAST, maxEvents: N });
     let sent = 0;
     let replayed = 0;
     // First part of the stream; batch 10 is replayed (the agent did not get our ack).
@@ -93,16 +98,29 @@ describe('Elasticsearch store: durable outbox in front of Elasticsearch (officia
       if (b === 10) { const again = await store.insertBatch(batch, []); replayed += BATCH; expect(again.accepted + again.duplicates).to.equal(BATCH); sent += again.accepted; }
     }
     // Restart mid-drain, as after a crash: close while a bulk request is in flight (its answer is lost).
-    await until(() => fake.bulkRequests >= 12);
-    const stopAt = fake.bulkRequests + 1;
+    await until(() => fake.bulkRequests >= 12, 30_000, () => ({ bulk: fake.bulkRequests, st: store.stats() }));
+    let stopAt = fake.bulkRequests + 1;
+    while (fake.requestFault(stopAt) !== null) stopAt++; // a request Elasticsearch carries out
     let closing: Promise<void> | null = null;
-    fake.onBulk = (n) => { if (n === stopAt) closing = store.close(); };
+    let interrupted: string[] = [];
+    fake.onBulk = (n) => {
+      if (n !== stopAt) return;
+      interrupted = fake.lastBulk!.body.filter((_, i) => i % 2 === 0).map((a) => (a as { create: { _id: string } }).create._id);
+      closing = store.close();
+    };
     await until(() => closing !== null);
     await closing;
     fake.onBulk = null;
     const left = pendingRows(path);
     expect(left).to.be.greaterThan(0);
-    store = await OutboxStore.open({ path, es: fake.events(), ...FAST, maxEvents: N });
+    // Elasticsearch created documents of the interrupted request, but their rows are still in the outbox: they will be resent (409).
+    const createdThen = interrupted.filter((id) => fake.created.get(id) === 1);
+    expect(createdThen.length).to.be.greaterThan(0);
+    const odb = new Database(path, { readonly: true });
+    const stillThere = createdThen.filter((id) => odb.prepare('SELECT 1 FROM outbox WHERE id = ?').get(id) !== undefined);
+    odb.close();
+    expect(stillThere).to.deep.equal(createdThen);
+    store = await open({ path, es: fake.events(), ...FAST, maxEvents: N });
     expect(store.stats().pending).to.equal(left);
     for (let b = N / BATCH / 2; b < N / BATCH; b++) {
       const r = await store.insertBatch(Array.from({ length: BATCH }, (_, i) => stored(b * BATCH + i)), []);
@@ -113,13 +131,21 @@ describe('Elasticsearch store: durable outbox in front of Elasticsearch (officia
     replayed += BATCH;
     await store.flush(120_000);
 
-    const dead = await store.deadLetters(1000);
-    const deadCount = await store.countDeadLetters();
+    // Dead letters, read from the file: each refused event once, plus again for each replay of it
+    // (the replayed batch 0 holds 20 of them: a refusal is recorded each time it happens).
+    const db = new Database(path, { readonly: true });
+    const dead = db.prepare('SELECT reason, detail, line FROM dead_letters').all() as { reason: string; detail: string; line: string }[];
+    db.close();
+    const deadIds = dead.map((d) => (JSON.parse(d.line) as { event: { id: string } }).event.id);
+    const distinctDead = new Set(deadIds);
     const indexedIds = [...fake.docs.keys()];
-    expect(indexedIds.length + deadCount).to.equal(N);
-    expect(deadCount).to.equal(N / 50);
+    expect(indexedIds.length + distinctDead.size).to.equal(N);
+    expect(distinctDead.size).to.equal(N / 50);
+    expect(dead.length).to.equal(N / 50 + BATCH / 50);
+    expect(await store.countDeadLetters()).to.equal(dead.length);
     expect(dead.every((d) => d.reason === ES_REJECTED_REASON && /^400 document_parsing_exception: .*failed to parse field \[source\.ip\]/.test(d.detail))).to.equal(true);
-    expect(dead.every((d) => rejectedSeq(seqOf((JSON.parse(d.line) as { event: { id: string } }).event.id)))).to.equal(true);
+    expect(deadIds.every((id) => rejectedSeq(seqOf(id)))).to.equal(true);
+    for (const id of indexedIds) if (distinctDead.has(id)) expect.fail(`${id} both indexed and dead-lettered`);
     for (const id of indexedIds) expect(rejectedSeq(seqOf(id)), id).to.equal(false);
     expect(fake.nonCreateActions).to.equal(0);
     expect([...fake.created.values()].every((n) => n === 1)).to.equal(true);
@@ -138,7 +164,7 @@ describe('Elasticsearch store: durable outbox in front of Elasticsearch (officia
     const fake = new FakeElasticsearch();
     fake.requestFault = () => 503; // Elasticsearch overloaded for now
     const path = join(dir, 'outbox.sqlite');
-    const store = await OutboxStore.open({ path, es: fake.events(), ...FAST, maxEvents: 10 });
+    const store = await open({ path, es: fake.events(), ...FAST, maxEvents: 10 });
     await store.insertBatch(Array.from({ length: 8 }, (_, i) => stored(i)), []);
     const dl: DeadLetter = { receivedAt: new Date().toISOString(), agentId: AGENT, reason: 'json_invalid', detail: 'x', line: '{', lineBytes: 1 };
     let err: unknown;
@@ -154,7 +180,7 @@ describe('Elasticsearch store: durable outbox in front of Elasticsearch (officia
     expect(await store.countDeadLetters()).to.equal(1);
     await store.close();
 
-    const small = await OutboxStore.open({ path: join(dir, 'b.sqlite'), es: new FakeElasticsearch().events(), ...FAST, maxBytes: 2000, drain: false });
+    const small = await open({ path: join(dir, 'b.sqlite'), es: new FakeElasticsearch().events(), ...FAST, maxBytes: 2000, drain: false });
     await small.insertBatch([stored(1)], []);
     let err2: unknown;
     try { await small.insertBatch([stored(2), stored(3), stored(4)], []); } catch (e) { err2 = e; }
@@ -165,7 +191,7 @@ describe('Elasticsearch store: durable outbox in front of Elasticsearch (officia
   it('a 413 for the whole request halves the bulk size until it fits', async () => {
     const fake = new FakeElasticsearch();
     fake.requestFault = () => (fake.lastBulk!.body.length / 2 > 25 ? 413 : null);
-    const store = await OutboxStore.open({ path: join(dir, 'o.sqlite'), es: fake.events(), ...FAST, bulkMaxEvents: 100 });
+    const store = await open({ path: join(dir, 'o.sqlite'), es: fake.events(), ...FAST, bulkMaxEvents: 100 });
     await store.insertBatch(Array.from({ length: 100 }, (_, i) => stored(i)), []);
     await store.flush(10_000);
     expect(fake.docs.size).to.equal(100);
