@@ -11,6 +11,9 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
 import { UmbraError } from '../common/errors.js';
 import { hashToken, parseSha256Hex } from './auth/tokens.js';
+import {
+  DEFAULT_ILM_DELETE_AFTER_DAYS, DEFAULT_ILM_ROLLOVER_MAX_AGE, DEFAULT_ILM_ROLLOVER_MAX_PRIMARY_SHARD_SIZE, DEFAULT_OUTBOX_FILE, DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_EVENTS,
+} from './store/es-defaults.js';
 
 /** Defaults of `collector.listen`. */
 export const DEFAULT_LISTEN_HOST = '127.0.0.1';
@@ -61,9 +64,23 @@ export interface TlsConfig {
   clientCaFile?: string;
 }
 
+/** `store.elasticsearch`: the cluster, what is installed there, and the durable outbox in front of it. */
+export interface ElasticsearchConfig {
+  node: string;
+  indexPrefix: string;
+  /** Credentials, read from their file or environment variable at load (the cluster needs the secret itself). */
+  apiKey?: string;
+  username?: string;
+  password?: string;
+  /** CA of the cluster's certificate (PEM). */
+  caFile?: string;
+  ilm: { rolloverMaxPrimaryShardSize: string; rolloverMaxAge: string; deleteAfterDays: number };
+  outbox: { path: string; maxEvents: number; maxBytes: number; synchronous: 'full' | 'normal' };
+}
+
 export type StoreConfig =
   | { type: 'sqlite'; sqlite: { path: string; synchronous: 'full' | 'normal' } }
-  | { type: 'elasticsearch'; elasticsearch: { node: string; indexPrefix: string } };
+  | { type: 'elasticsearch'; elasticsearch: ElasticsearchConfig };
 
 export interface UmbraConfig {
   /** The file this came from, or a label (`(demo)`) for a config built in code. */
@@ -168,6 +185,31 @@ export const CONFIG_SCHEMA = {
           properties: {
             node: { type: 'string', pattern: '^https?://' },
             index_prefix: { type: 'string', pattern: '^[a-z0-9][a-z0-9._-]*$' },
+            api_key_file: { type: 'string', minLength: 1 },
+            api_key_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+            username: { type: 'string', minLength: 1 },
+            password_file: { type: 'string', minLength: 1 },
+            password_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+            ca_file: { type: 'string', minLength: 1 },
+            ilm: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                rollover_max_primary_shard_size: { type: 'string', pattern: '^[0-9]+(b|kb|mb|gb|tb|pb)$' },
+                rollover_max_age: { type: 'string', pattern: '^[0-9]+(d|h|m|s)$' },
+                delete_after_days: POSITIVE_INT,
+              },
+            },
+            outbox: {
+              type: 'object',
+              additionalProperties: false,
+              properties: {
+                path: { type: 'string', minLength: 1 },
+                max_events: POSITIVE_INT,
+                max_bytes: POSITIVE_INT,
+                synchronous: { type: 'string', enum: ['full', 'normal'] },
+              },
+            },
           },
         },
       },
@@ -198,6 +240,8 @@ const PATTERN_MESSAGES: Record<string, string> = {
   [CONFIG_SCHEMA.properties.collector.properties.agents.items.properties.id.pattern]: 'must be 1-64 letters, digits, dots, hyphens or underscores, starting with a letter or digit',
   '^https?://': 'must be an http:// or https:// URL',
   [CONFIG_SCHEMA.properties.store.properties.elasticsearch.properties.index_prefix.pattern]: 'must be lower-case letters, digits, dots, hyphens or underscores',
+  [CONFIG_SCHEMA.properties.store.properties.elasticsearch.properties.ilm.properties.rollover_max_primary_shard_size.pattern]: 'must be a size with its unit, e.g. 50gb',
+  [CONFIG_SCHEMA.properties.store.properties.elasticsearch.properties.ilm.properties.rollover_max_age.pattern]: 'must be a duration with its unit, e.g. 30d',
 };
 
 /** One ajv error as `PATH: message`, PATH a JSON pointer into the file. */
@@ -347,8 +391,58 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
     if (st.elasticsearch) problems.push('/store/elasticsearch: given but store.type is sqlite');
     store = { type, sqlite: { path: st.sqlite?.path ? path(st.sqlite.path) : resolve(dataDir, DEFAULT_SQLITE_FILE), synchronous: st.sqlite?.synchronous ?? 'full' } };
   } else {
-    if (!st.elasticsearch?.node) problems.push('/store/elasticsearch/node: required when store.type is elasticsearch');
-    store = { type, elasticsearch: { node: st.elasticsearch?.node ?? '', indexPrefix: st.elasticsearch?.index_prefix ?? DEFAULT_ES_INDEX_PREFIX } };
+    const e = st.elasticsearch ?? {};
+    if (!e.node) problems.push('/store/elasticsearch/node: required when store.type is elasticsearch');
+    if (st.sqlite) problems.push('/store/sqlite: given but store.type is elasticsearch');
+    const secret = (fileKey: 'api_key_file' | 'password_file', envKey: 'api_key_env' | 'password_env'): string | undefined => {
+      const at = '/store/elasticsearch';
+      if (e[fileKey] !== undefined && e[envKey] !== undefined) { problems.push(`${at}: give only one of ${fileKey}, ${envKey}`); return undefined; }
+      if (e[fileKey] !== undefined) {
+        const f = path(e[fileKey]);
+        try {
+          const buf = readFileSync(f);
+          if (buf.length > MAX_TOKEN_FILE_BYTES) { problems.push(`${at}/${fileKey}: ${f}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a secret file`); return undefined; }
+          const v = buf.toString('utf8').trim();
+          if (!v) problems.push(`${at}/${fileKey}: ${f} is empty`);
+          return v || undefined;
+        } catch (err) {
+          problems.push(`${at}/${fileKey}: cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          return undefined;
+        }
+      }
+      if (e[envKey] !== undefined) {
+        const v = env[e[envKey]]?.trim();
+        if (!v) problems.push(`${at}/${envKey}: environment variable ${e[envKey]} is not set or empty`);
+        return v || undefined;
+      }
+      return undefined;
+    };
+    const es: ElasticsearchConfig = {
+      node: e.node ?? '',
+      indexPrefix: e.index_prefix ?? DEFAULT_ES_INDEX_PREFIX,
+      ilm: {
+        rolloverMaxPrimaryShardSize: e.ilm?.rollover_max_primary_shard_size ?? DEFAULT_ILM_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
+        rolloverMaxAge: e.ilm?.rollover_max_age ?? DEFAULT_ILM_ROLLOVER_MAX_AGE,
+        deleteAfterDays: e.ilm?.delete_after_days ?? DEFAULT_ILM_DELETE_AFTER_DAYS,
+      },
+      outbox: {
+        path: e.outbox?.path ? path(e.outbox.path) : resolve(dataDir, DEFAULT_OUTBOX_FILE),
+        maxEvents: e.outbox?.max_events ?? DEFAULT_OUTBOX_MAX_EVENTS,
+        maxBytes: e.outbox?.max_bytes ?? DEFAULT_OUTBOX_MAX_BYTES,
+        synchronous: e.outbox?.synchronous ?? 'full',
+      },
+    };
+    const apiKey = secret('api_key_file', 'api_key_env');
+    const password = secret('password_file', 'password_env');
+    if (apiKey !== undefined) es.apiKey = apiKey;
+    if (e.username !== undefined) {
+      if (apiKey !== undefined) problems.push('/store/elasticsearch: give either an API key or a username and password, not both');
+      if (password === undefined && e.password_file === undefined && e.password_env === undefined) problems.push('/store/elasticsearch/username: needs password_file or password_env');
+      es.username = e.username;
+      if (password !== undefined) es.password = password;
+    } else if (password !== undefined) problems.push('/store/elasticsearch: a password needs a username');
+    if (e.ca_file !== undefined) es.caFile = path(e.ca_file);
+    store = { type, elasticsearch: es };
   }
 
   if (problems.length) throw configError(file, problems);
@@ -369,6 +463,18 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
   };
 }
 
+interface RawElasticsearch {
+  node?: string;
+  index_prefix?: string;
+  api_key_file?: string;
+  api_key_env?: string;
+  username?: string;
+  password_file?: string;
+  password_env?: string;
+  ca_file?: string;
+  ilm?: { rollover_max_primary_shard_size?: string; rollover_max_age?: string; delete_after_days?: number };
+  outbox?: { path?: string; max_events?: number; max_bytes?: number; synchronous?: 'full' | 'normal' };
+}
 interface RawCredential { token_sha256?: string; token_file?: string; token_env?: string }
 interface RawConfig {
   data_dir?: string;
@@ -379,6 +485,6 @@ interface RawConfig {
     admin_tokens?: (RawCredential & { name: string })[];
     limits?: { max_body_bytes?: number; max_decoded_bytes?: number; max_line_bytes?: number; max_batch_events?: number; max_inflight_batches?: number };
   };
-  store?: { type?: 'sqlite' | 'elasticsearch'; sqlite?: { path?: string; synchronous?: 'full' | 'normal' }; elasticsearch?: { node?: string; index_prefix?: string } };
+  store?: { type?: 'sqlite' | 'elasticsearch'; sqlite?: { path?: string; synchronous?: 'full' | 'normal' }; elasticsearch?: RawElasticsearch };
   signatures?: { extra_dirs?: string[]; status?: Record<string, string> };
 }

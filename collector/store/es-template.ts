@@ -7,10 +7,9 @@
 import { createHash } from 'node:crypto';
 import { FIELDS, type FieldDecl } from '../fields.js';
 
-/** ILM defaults: roll the write index over at this primary shard size or age, delete after this many days. */
-export const DEFAULT_ILM_ROLLOVER_MAX_PRIMARY_SHARD_SIZE = '50gb';
-export const DEFAULT_ILM_ROLLOVER_MAX_AGE = '30d';
-export const DEFAULT_ILM_DELETE_AFTER_DAYS = 180;
+import { DEFAULT_ILM_DELETE_AFTER_DAYS, DEFAULT_ILM_ROLLOVER_MAX_AGE, DEFAULT_ILM_ROLLOVER_MAX_PRIMARY_SHARD_SIZE } from './es-defaults.js';
+
+export { DEFAULT_ILM_DELETE_AFTER_DAYS, DEFAULT_ILM_ROLLOVER_MAX_AGE, DEFAULT_ILM_ROLLOVER_MAX_PRIMARY_SHARD_SIZE };
 /** Index template priority: above Elastic's built-in templates (100, 200 for logs/metrics with `*-*-*`). */
 export const ES_TEMPLATE_PRIORITY = 500;
 /** Version of the installed objects' shape (bumped when the generator changes meaningfully). */

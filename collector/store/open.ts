@@ -1,6 +1,5 @@
 // Opens the store the configuration names.
-import { UmbraError } from '../../common/errors.js';
-import type { UmbraConfig } from '../config.js';
+import type { ElasticsearchConfig, UmbraConfig } from '../config.js';
 import { SqliteWorkerStore } from './sqlite-worker.js';
 import type { EventStore } from './store.js';
 
@@ -8,6 +7,24 @@ import type { EventStore } from './store.js';
 export async function openStore(config: UmbraConfig): Promise<EventStore> {
   const s = config.store;
   if (s.type === 'sqlite') return SqliteWorkerStore.open(s.sqlite.path, { synchronous: s.sqlite.synchronous });
-  // The Elasticsearch store (issue 5) is not built yet: say so instead of starting without a store.
-  throw new UmbraError('UMBRA_E_CONFIG', config.file, '/store/type: elasticsearch is not available in this version yet; use sqlite');
+  return openElasticsearchStore(s.elasticsearch);
+}
+
+/**
+ * The Elasticsearch store: the durable outbox (a SQLite file) in front of the
+ * cluster. Loaded on demand so that a SQLite collector never loads the client.
+ * Elasticsearch being unreachable at start is not an error: the outbox accepts
+ * and the drainer installs and sends once the cluster answers (logged).
+ */
+export async function openElasticsearchStore(e: ElasticsearchConfig): Promise<EventStore> {
+  const [{ ElasticsearchEvents }, { OutboxStore }] = await Promise.all([import('./elasticsearch.js'), import('./outbox.js')]);
+  const es = new ElasticsearchEvents({
+    node: e.node,
+    indexPrefix: e.indexPrefix,
+    ilm: e.ilm,
+    ...(e.apiKey !== undefined ? { apiKey: e.apiKey } : {}),
+    ...(e.username !== undefined ? { username: e.username, password: e.password ?? '' } : {}),
+    ...(e.caFile !== undefined ? { caFile: e.caFile } : {}),
+  });
+  return OutboxStore.open({ path: e.outbox.path, es, maxEvents: e.outbox.maxEvents, maxBytes: e.outbox.maxBytes, synchronous: e.outbox.synchronous });
 }

@@ -20,14 +20,11 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { UmbraEvent } from '../../agent/event.js';
 import { UmbraError } from '../../common/errors.js';
-import { ElasticsearchEvents, ItemResult, type BulkDoc } from './elasticsearch.js';
+import { ItemResult, type BulkDoc, type ElasticsearchEvents } from './elasticsearch.js';
+import { DEFAULT_OUTBOX_FILE, DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_EVENTS } from './es-defaults.js';
 import { clampLimit, MAX_DEAD_LETTER_LINE_CHARS, type DeadLetter, type EventQuery, type EventStore, type InsertResult, type StoredDeadLetter, type StoredEvent } from './store.js';
 
-/** Default outbox file name inside the data directory. */
-export const DEFAULT_OUTBOX_FILE = 'es-outbox.sqlite';
-/** Default bounds of the outbox: beyond either, insertBatch rejects (ingest 503, agents keep their spool). */
-export const DEFAULT_OUTBOX_MAX_EVENTS = 2_000_000;
-export const DEFAULT_OUTBOX_MAX_BYTES = 2 * 1024 * 1024 * 1024;
+export { DEFAULT_OUTBOX_FILE, DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_EVENTS };
 /** Most documents and bytes (of documents) in one bulk request. */
 export const OUTBOX_BULK_MAX_EVENTS = 2000;
 export const OUTBOX_BULK_MAX_BYTES = 8 * 1024 * 1024;

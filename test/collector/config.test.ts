@@ -107,7 +107,9 @@ describe('collector config (umbra.yaml)', () => {
     expect(errorOf(write(minimal('store: {type: elasticsearch}\n')))).to.match(/\/store\/elasticsearch\/node: required when store.type is elasticsearch$/);
     expect(errorOf(write(minimal('store: {elasticsearch: {node: "http://es:9200"}}\n')))).to.match(/\/store\/elasticsearch: given but store.type is sqlite$/);
     const es = loadConfig(write(minimal('store: {type: elasticsearch, elasticsearch: {node: "https://es:9200"}}\n')), { env: {} });
-    expect(es.store).to.deep.equal({ type: 'elasticsearch', elasticsearch: { node: 'https://es:9200', indexPrefix: 'umbra' } });
+    expect(es.store.type).to.equal('elasticsearch');
+    // (the ILM, outbox and credential keys are tested in test/collector/store/elasticsearch-config.test.ts)
+    expect(es.store.type === 'elasticsearch' && es.store.elasticsearch).to.deep.include({ node: 'https://es:9200', indexPrefix: 'umbra' });
     expect(errorOf(write(minimal('signatures: {status: {openai-chatgpt: allowed}}\n')))).to.match(/\/signatures\/status\/openai-chatgpt: must be one of sanctioned, monitored, unsanctioned$/);
   });
 
