@@ -15,6 +15,7 @@
 //     observer_id: gw-1
 //     observer_name: Gateway 1
 //     filter: "..."                  # BPF; default the built-in prefilter
+//     ring_mb: 16                    # kernel ring per interface, MiB
 //     user: nobody
 //     allow_root: false
 //     keep_root: false
@@ -40,6 +41,7 @@ export interface AgentFileConfig {
   observerId?: string;
   observerName?: string;
   filter?: string;
+  ringMb?: number;
   user?: string;
   allowRoot?: boolean;
   keepRoot?: boolean;
@@ -63,6 +65,7 @@ export const AGENT_CONFIG_SCHEMA = {
     observer_id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' },
     observer_name: { type: 'string', minLength: 1, maxLength: 256 },
     filter: { type: 'string' },
+    ring_mb: { type: 'number', minimum: 1 },
     user: { type: 'string', minLength: 1 },
     allow_root: { type: 'boolean' },
     keep_root: { type: 'boolean' },
@@ -127,6 +130,7 @@ export function parseAgentSection(section: unknown, file: string, baseDir = dirn
     observerId: s.observer_id,
     observerName: s.observer_name,
     filter: s.filter,
+    ringMb: s.ring_mb,
     user: s.user,
     allowRoot: s.allow_root,
     keepRoot: s.keep_root,

@@ -6,6 +6,7 @@ import { UmbraError } from '../common/errors.js';
 import { loadCatalog } from '../signatures/loader.js';
 import { loadAgentConfig, type AgentFileConfig } from '../agent/config.js';
 import { DEFAULT_BPF_FILTER } from '../agent/capture/bpf.js';
+import { DEFAULT_RING_BYTES } from '../agent/capture/live.js';
 import { DEFAULT_AGENT_USER } from '../agent/privileges.js';
 import { DEFAULT_STATS_INTERVAL_MS, runAgent, type AgentSource } from '../agent/runner.js';
 import { DEFAULT_SPOOL_MAX_BYTES } from '../agent/ship/spool.js';
@@ -37,6 +38,8 @@ line wins):
   --observer-name NAME    observer.name in the events
   --filter BPF            replace the kernel prefilter ('' = every packet)
   --print-filter          print the default prefilter and exit
+  --ring-mb N             kernel ring buffer per interface, MiB (default ${DEFAULT_RING_BYTES / 1048576};
+                          it is mapped into the agent and counts in its memory)
   --user USER             user to become after start-up (default ${DEFAULT_AGENT_USER})
   --allow-root            accept running as root after start-up
   --keep-root             do not drop root at all (needs --allow-root): only for
@@ -84,6 +87,7 @@ export async function run(argv: string[]): Promise<number> {
         'observer-name': { type: 'string' },
         filter: { type: 'string' },
         'print-filter': { type: 'boolean', default: false },
+        'ring-mb': { type: 'string' },
         user: { type: 'string' },
         'allow-root': { type: 'boolean' },
         'keep-root': { type: 'boolean' },
@@ -144,6 +148,7 @@ export async function run(argv: string[]): Promise<number> {
   if (fsync !== 'always' && fsync !== 'interval' && fsync !== 'never') throw new UmbraError('UMBRA_E_USAGE', `--fsync must be always, interval or never (got '${fsync}')`);
   const statsSec = num('stats-interval', v['stats-interval'], 0) ?? f.statsIntervalSeconds ?? DEFAULT_STATS_INTERVAL_MS / 1000;
   const spoolMax = num('spool-max-bytes', v['spool-max-bytes'], 1) ?? f.spoolMaxBytes;
+  const ringMb = num('ring-mb', v['ring-mb'], 1) ?? f.ringMb ?? DEFAULT_RING_BYTES / 1048576;
   const keepRoot = v['keep-root'] ?? f.keepRoot ?? false;
   const allowRoot = v['allow-root'] ?? f.allowRoot ?? false;
   if (keepRoot && !allowRoot) throw new UmbraError('UMBRA_E_USAGE', '--keep-root needs --allow-root as well (the agent would stay root)');
@@ -162,7 +167,7 @@ export async function run(argv: string[]): Promise<number> {
   const catalog = loadCatalog({ extraDirs: v.signatures ?? f.signatures ?? [] });
   const source: AgentSource = replay.length
     ? { kind: 'files', paths: replay, paced: v.paced }
-    : { kind: 'live', interfaces, filter: v.filter ?? f.filter ?? DEFAULT_BPF_FILTER };
+    : { kind: 'live', interfaces, filter: v.filter ?? f.filter ?? DEFAULT_BPF_FILTER, ringBytes: Math.round(ringMb * 1048576) };
 
   const agent = await runAgent({
     source,

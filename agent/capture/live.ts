@@ -23,8 +23,8 @@ import { DEFAULT_BPF_FILTER, DEFAULT_BPF_FILTER_NO_VLAN } from './bpf.js';
 
 /** Default bytes kept of each packet (a whole Ethernet frame, or a GRO super-packet). */
 export const DEFAULT_SNAP_BYTES = 65535;
-/** Default kernel ring buffer per interface. */
-export const DEFAULT_RING_BYTES = 32 * 1024 * 1024;
+/** Default kernel ring buffer per interface (mapped into the process: it counts in its RSS). */
+export const DEFAULT_RING_BYTES = 16 * 1024 * 1024;
 /** Default longest wait before the kernel hands over a partly filled block (ms). */
 export const DEFAULT_BUFFER_TIMEOUT_MS = 100;
 /** Smallest snap length accepted (Ethernet + IPv6 + TCP headers and a record header). */
