@@ -59,7 +59,10 @@ function stored(seq: number): StoredEvent {
     observer: { id: AGENT, name: AGENT, hostname: 'gw1.example.org' },
     umbra: { service: { id, name, vendor, category: 'chat-assistant' }, match: { rule: domain, via: 'sni', kind: 'web' }, tls: { alpn: ['h2', 'http/1.1'] } },
   };
-  return { event, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
+  // The store reads the line and the id; keeping only those alive (as the ingest
+  // does for one batch at a time) keeps 100,000s of parsed events from turning
+  // the measurement into one of the garbage collector.
+  return { event: { event: { id: event.event.id } } as UmbraEvent, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
 }
 
 let bulkDocs = 0;
@@ -68,7 +71,8 @@ let bulkRequests = 0;
 
 /** Answers like Elasticsearch with filter_path=errors,items.*.status,...: counts documents, 201 (or 409 for every dup-every-th). */
 class LeanConnection extends BaseConnection {
-  override async request(params: { method: string; path: string; body?: string | Buffer | null }): Promise<{ body: string; statusCode: number; headers: Record<string, string> }> {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the transport's overloads (stream or not); this one never streams
+  override async request(params: { method: string; path: string; body?: string | Buffer | null }): Promise<any> {
     const headers = { 'content-type': 'application/json', 'x-elastic-product': 'Elasticsearch' };
     if (!params.path.endsWith('/_bulk')) {
       // install: everything absent (404 on GET), acknowledged on PUT; refresh/count trivial.

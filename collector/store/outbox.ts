@@ -9,6 +9,14 @@
 // nothing is dropped anywhere. Dead letters (the ingest's, and documents
 // Elasticsearch refused with a 4xx) are kept in the outbox file.
 //
+// A row of the outbox is a chunk of one batch (one agent, at most one bulk
+// request's worth), not one event: committing a batch is then a few inserts
+// whatever its size, which is what keeps the ack path fast. After a bulk
+// request a chunk is deleted, or rewritten with the events still to retry.
+// Duplicates are found by Elasticsearch (409 on the `_id`), not at insert:
+// insertBatch counts as duplicates only ids repeated inside the batch, and
+// stats().duplicates counts the 409s.
+//
 // count() is Elasticsearch's count of the data stream plus the rows still in
 // the outbox. While the outbox drains it can be off by the documents of the last
 // refresh interval (not yet searchable) and by replayed events waiting in the
@@ -43,6 +51,7 @@ export interface OutboxOptions {
   path: string;
   es: ElasticsearchEvents;
   maxEvents?: number;
+  /** Bound of the JSON waiting, in characters (= bytes for the ASCII JSON events are; at most 3 bytes each otherwise). */
   maxBytes?: number;
   bulkMaxEvents?: number;
   bulkMaxBytes?: number;
@@ -58,7 +67,7 @@ export interface OutboxOptions {
 }
 
 export interface OutboxStats {
-  /** Rows waiting to be sent, and their JSON size. */
+  /** Events waiting to be sent, and the size of their JSON (characters: bytes for ASCII). */
   pending: number;
   pendingBytes: number;
   /** Since open: documents Elasticsearch created, found already there (409), refused (dead-lettered). */
@@ -74,7 +83,10 @@ export interface OutboxStats {
   lastError: string | null;
 }
 
-interface Row { seq: number; id: string; agent_id: string; doc: string; bytes: number }
+/** One outbox row: a chunk of a batch. `ids` is a JSON array; `docs` the documents, one per line. */
+interface Row { seq: number; agent_id: string; n: number; bytes: number; ids: string; docs: string }
+/** A row being sent, split into its events. */
+interface Chunk { row: Row; ids: string[]; docs: string[]; sizes: number[] }
 
 /** The durable outbox + Elasticsearch store. */
 export class OutboxStore implements EventStore {
@@ -95,8 +107,9 @@ export class OutboxStore implements EventStore {
   private readonly insertDead: Database.Statement;
   private readonly selectHead: Database.Statement;
   private readonly deleteRow: Database.Statement;
-  private readonly writeBatch: Database.Transaction<(events: readonly StoredEvent[], dead: readonly DeadLetter[]) => { accepted: number; bytes: number }>;
-  private readonly applyResults: Database.Transaction<(rows: readonly Row[], results: Uint8Array, reasons: Map<number, string>) => { removedBytes: number; removed: number }>;
+  private readonly updateRow: Database.Statement;
+  private readonly writeBatch: Database.Transaction<(chunks: readonly PendingChunk[], dead: readonly DeadLetter[]) => void>;
+  private readonly applyResults: Database.Transaction<(chunks: readonly Chunk[], results: Uint8Array, reasons: Map<number, string>) => { removedBytes: number; removed: number }>;
 
   private constructor(opts: OutboxOptions, db: Database.Database) {
     this.path = opts.path;
@@ -115,33 +128,33 @@ export class OutboxStore implements EventStore {
     this.random = opts.random ?? Math.random;
     this.log = opts.log ?? ((m) => process.stderr.write(`umbra collector: elasticsearch: ${m}\n`));
 
-    this.insertRow = db.prepare('INSERT INTO outbox (id, agent_id, doc, bytes) VALUES (?, ?, ?, ?) ON CONFLICT (id) DO NOTHING');
+    this.insertRow = db.prepare('INSERT INTO outbox (agent_id, n, bytes, ids, docs) VALUES (?, ?, ?, ?, ?)');
     this.insertDead = db.prepare('INSERT INTO dead_letters (received_at, agent_id, reason, detail, line, line_bytes) VALUES (?, ?, ?, ?, ?, ?)');
-    this.selectHead = db.prepare('SELECT seq, id, agent_id, doc, bytes FROM outbox ORDER BY seq LIMIT ?');
+    this.selectHead = db.prepare('SELECT seq, agent_id, n, bytes, ids, docs FROM outbox WHERE seq > ? ORDER BY seq LIMIT 1');
     this.deleteRow = db.prepare('DELETE FROM outbox WHERE seq = ?');
-    this.writeBatch = db.transaction((events: readonly StoredEvent[], dead: readonly DeadLetter[]) => {
-      let accepted = 0;
-      let bytes = 0;
-      for (const s of events) {
-        const json = s.json ?? JSON.stringify(s.event);
-        const b = Buffer.byteLength(json);
-        if (this.insertRow.run(s.event.event.id!, s.agentId, json, b).changes) { accepted++; bytes += b; }
-      }
+    this.updateRow = db.prepare('UPDATE outbox SET n = ?, bytes = ?, ids = ?, docs = ? WHERE seq = ?');
+    this.writeBatch = db.transaction((chunks: readonly PendingChunk[], dead: readonly DeadLetter[]) => {
+      for (const c of chunks) this.insertRow.run(c.agentId, c.ids.length, c.bytes, JSON.stringify(c.ids), c.docs.join('\n'));
       for (const d of dead) this.insertDead.run(d.receivedAt, d.agentId, d.reason, d.detail, truncate(d.line), d.lineBytes);
-      return { accepted, bytes };
     });
-    this.applyResults = db.transaction((rows: readonly Row[], results: Uint8Array, reasons: Map<number, string>) => {
+    this.applyResults = db.transaction((chunks: readonly Chunk[], results: Uint8Array, reasons: Map<number, string>) => {
       let removedBytes = 0;
       let removed = 0;
       const now = new Date().toISOString();
-      for (let i = 0; i < rows.length; i++) {
-        const r = results[i]!;
-        if (r === ItemResult.Retry) continue;
-        const row = rows[i]!;
-        if (r === ItemResult.Rejected) this.insertDead.run(now, row.agent_id, ES_REJECTED_REASON, reasons.get(i) ?? '', truncate(row.doc), row.bytes);
-        this.deleteRow.run(row.seq);
-        removed++;
-        removedBytes += row.bytes;
+      let k = 0;
+      for (const c of chunks) {
+        const keepIds: string[] = [];
+        const keepDocs: string[] = [];
+        let keepBytes = 0;
+        for (let i = 0; i < c.ids.length; i++, k++) {
+          const r = results[k]!;
+          if (r === ItemResult.Retry) { keepIds.push(c.ids[i]!); keepDocs.push(c.docs[i]!); keepBytes += c.sizes[i]!; continue; }
+          if (r === ItemResult.Rejected) this.insertDead.run(now, c.row.agent_id, ES_REJECTED_REASON, reasons.get(k) ?? '', truncate(c.docs[i]!), c.sizes[i]!);
+          removed++;
+          removedBytes += c.sizes[i]!;
+        }
+        if (keepIds.length === 0) this.deleteRow.run(c.row.seq);
+        else if (keepIds.length < c.ids.length) this.updateRow.run(keepIds.length, keepBytes, JSON.stringify(keepIds), keepDocs.join('\n'), c.row.seq);
       }
       return { removed, removedBytes };
     });
@@ -163,7 +176,7 @@ export class OutboxStore implements EventStore {
       db.pragma(`busy_timeout = ${OUTBOX_BUSY_TIMEOUT_MS}`);
       migrate(db);
       store = new OutboxStore(opts, db);
-      const totals = db.prepare('SELECT count(*) AS n, coalesce(sum(bytes), 0) AS b FROM outbox').get() as { n: number; b: number };
+      const totals = db.prepare('SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS b FROM outbox').get() as { n: number; b: number };
       store.st.pending = totals.n;
       store.st.pendingBytes = totals.b;
     } catch (e) {
@@ -175,19 +188,43 @@ export class OutboxStore implements EventStore {
     return store;
   }
 
-  /** Commits the batch to the outbox. Rejects with nothing stored when the outbox is full or closed. */
+  /**
+   * Commits the batch to the outbox (chunks of at most one bulk request each).
+   * Rejects with nothing stored when the outbox is full or closed.
+   */
   async insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult> {
     if (this.closed) throw new UmbraError('UMBRA_E_STORE', this.path, 'store is closed');
+    const chunks: PendingChunk[] = [];
+    const seen = new Set<string>();
+    const open = new Map<string, PendingChunk>();
+    let accepted = 0;
     let bytes = 0;
-    for (const s of events) bytes += s.json !== undefined ? s.json.length : 0; // a lower bound, cheap; the exact size is counted at insert
-    if (this.st.pending + events.length > this.opts.maxEvents || this.st.pendingBytes + bytes > this.opts.maxBytes) {
+    for (const s of events) {
+      const id = s.event.event.id!;
+      if (seen.has(id)) continue;
+      seen.add(id);
+      const json = s.json ?? JSON.stringify(s.event);
+      const b = json.length; // JSON characters: the bytes for the ASCII events are (a UTF-8 byte count costs as much as the insert)
+      let c = open.get(s.agentId);
+      if (!c || c.ids.length >= this.opts.bulkMaxEvents || (c.bytes + b > this.opts.bulkMaxBytes && c.ids.length > 0)) {
+        c = { agentId: s.agentId, ids: [], docs: [], bytes: 0 };
+        open.set(s.agentId, c);
+        chunks.push(c);
+      }
+      c.ids.push(id);
+      c.docs.push(json);
+      c.bytes += b;
+      accepted++;
+      bytes += b;
+    }
+    if (this.st.pending + accepted > this.opts.maxEvents || this.st.pendingBytes + bytes > this.opts.maxBytes) {
       throw new UmbraError('UMBRA_E_STORE', this.path, `outbox full (${this.st.pending} events, ${this.st.pendingBytes} bytes waiting for Elasticsearch; limits ${this.opts.maxEvents} events, ${this.opts.maxBytes} bytes)`);
     }
-    const r = this.writeBatch.immediate(events, deadLetters);
-    this.st.pending += r.accepted;
-    this.st.pendingBytes += r.bytes;
-    if (r.accepted) this.wake?.();
-    return { accepted: r.accepted, duplicates: events.length - r.accepted };
+    this.writeBatch.immediate(chunks, deadLetters);
+    this.st.pending += accepted;
+    this.st.pendingBytes += bytes;
+    if (accepted) this.wake?.();
+    return { accepted, duplicates: events.length - accepted };
   }
 
   /** Elasticsearch's count plus the outbox's pending rows (see the note at the top). */
@@ -280,29 +317,30 @@ export class OutboxStore implements EventStore {
           continue;
         }
       }
-      const rows = this.head();
-      if (rows.length === 0) {
+      const chunks = this.head();
+      if (chunks.length === 0) {
         for (const w of this.waiters.splice(0)) w();
         await this.sleep(this.opts.idlePollMs);
         continue;
       }
-      const docs: BulkDoc[] = rows.map((r) => ({ id: r.id, json: r.doc }));
+      const docs: BulkDoc[] = [];
+      for (const c of chunks) for (let i = 0; i < c.ids.length; i++) docs.push({ id: c.ids[i]!, json: c.docs[i]! });
       this.st.bulkRequests++;
       const out = await this.es.bulkCreate(docs);
       if (this.closed) return; // results of an interrupted round are not applied
       if (!out.ok) {
         this.st.failedRequests++;
         this.st.lastError = out.message;
-        if (out.tooLarge && rows.length > 1) {
-          this.bulkLimit = Math.max(1, rows.length >> 1);
-          this.log(`bulk request too large (${rows.length} documents): sending at most ${this.bulkLimit}`);
+        if (out.tooLarge && docs.length > 1) {
+          this.bulkLimit = Math.max(1, docs.length >> 1);
+          this.log(`bulk request too large (${docs.length} documents): sending at most ${this.bulkLimit}`);
           continue;
         }
         if (attempt === 0) this.log(`bulk request failed (${out.message}); retrying with backoff, events wait in the outbox`);
         await this.sleep(this.backoff(attempt++));
         continue;
       }
-      const { removed, removedBytes } = this.applyResults(rows, out.results, out.reasons);
+      const { removed, removedBytes } = this.applyResults(chunks, out.results, out.reasons);
       this.st.pending -= removed;
       this.st.pendingBytes -= removedBytes;
       let created = 0;
@@ -328,25 +366,55 @@ export class OutboxStore implements EventStore {
     }
   }
 
-  /** The oldest rows, up to the bulk limits (always at least one). */
-  private head(): Row[] {
-    const rows = this.selectHead.all(this.bulkLimit) as Row[];
+  /**
+   * The oldest chunks, up to the bulk limits (always at least one). A chunk
+   * larger than the current limit (after a 413) is split in the file first.
+   */
+  private head(): Chunk[] {
+    const out: Chunk[] = [];
+    let events = 0;
     let bytes = 0;
-    for (let i = 0; i < rows.length; i++) {
-      bytes += rows[i]!.bytes;
-      if (bytes > this.opts.bulkMaxBytes && i > 0) return rows.slice(0, i);
+    let after = 0;
+    for (;;) {
+      const row = this.selectHead.get(after) as Row | undefined;
+      if (!row) break;
+      if (out.length > 0 && (events + row.n > this.bulkLimit || bytes + row.bytes > this.opts.bulkMaxBytes)) break;
+      const ids = JSON.parse(row.ids) as string[];
+      const docs = row.docs.split('\n');
+      const sizes = docs.map((d) => d.length);
+      if (out.length === 0 && ids.length > this.bulkLimit) {
+        this.splitRow(row, ids, docs, sizes, this.bulkLimit);
+        continue; // read it again, now within the limit
+      }
+      out.push({ row, ids, docs, sizes });
+      events += row.n;
+      bytes += row.bytes;
+      after = row.seq;
     }
-    return rows;
+    return out;
+  }
+
+  /** Keeps the first `keep` events in the row and moves the rest to a new row (at the end of the queue). */
+  private splitRow(row: Row, ids: string[], docs: string[], sizes: number[], keep: number): void {
+    const b1 = sizes.slice(0, keep).reduce((a, x) => a + x, 0);
+    this.db.transaction(() => {
+      this.updateRow.run(keep, b1, JSON.stringify(ids.slice(0, keep)), docs.slice(0, keep).join('\n'), row.seq);
+      this.insertRow.run(row.agent_id, ids.length - keep, row.bytes - b1, JSON.stringify(ids.slice(keep)), docs.slice(keep).join('\n'));
+    }).immediate();
   }
 }
+
+/** A chunk being built by insertBatch. */
+interface PendingChunk { agentId: string; ids: string[]; docs: string[]; bytes: number }
 
 const MIGRATIONS: string[] = [
   `CREATE TABLE outbox (
      seq INTEGER PRIMARY KEY AUTOINCREMENT,
-     id TEXT NOT NULL UNIQUE,
      agent_id TEXT NOT NULL,
-     doc TEXT NOT NULL,
-     bytes INTEGER NOT NULL
+     n INTEGER NOT NULL,
+     bytes INTEGER NOT NULL,
+     ids TEXT NOT NULL,
+     docs TEXT NOT NULL
    );
    CREATE TABLE dead_letters (
      id INTEGER PRIMARY KEY AUTOINCREMENT,
