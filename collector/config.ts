@@ -74,6 +74,8 @@ export interface ElasticsearchConfig {
   password?: string;
   /** CA of the cluster's certificate (PEM). */
   caFile?: string;
+  /** Install the ILM policy, templates and data stream at start (false: done beforehand from deploy/elasticsearch/). */
+  install: boolean;
   ilm: { rolloverMaxPrimaryShardSize: string; rolloverMaxAge: string; deleteAfterDays: number };
   outbox: { path: string; maxEvents: number; maxBytes: number; synchronous: 'full' | 'normal' };
 }
@@ -191,6 +193,7 @@ export const CONFIG_SCHEMA = {
             password_file: { type: 'string', minLength: 1 },
             password_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
             ca_file: { type: 'string', minLength: 1 },
+            install: { type: 'boolean' },
             ilm: {
               type: 'object',
               additionalProperties: false,
@@ -420,6 +423,7 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
     const es: ElasticsearchConfig = {
       node: e.node ?? '',
       indexPrefix: e.index_prefix ?? DEFAULT_ES_INDEX_PREFIX,
+      install: e.install ?? true,
       ilm: {
         rolloverMaxPrimaryShardSize: e.ilm?.rollover_max_primary_shard_size ?? DEFAULT_ILM_ROLLOVER_MAX_PRIMARY_SHARD_SIZE,
         rolloverMaxAge: e.ilm?.rollover_max_age ?? DEFAULT_ILM_ROLLOVER_MAX_AGE,
@@ -472,6 +476,7 @@ interface RawElasticsearch {
   password_file?: string;
   password_env?: string;
   ca_file?: string;
+  install?: boolean;
   ilm?: { rollover_max_primary_shard_size?: string; rollover_max_age?: string; delete_after_days?: number };
   outbox?: { path?: string; max_events?: number; max_bytes?: number; synchronous?: 'full' | 'normal' };
 }

@@ -113,3 +113,20 @@ function withHash(body: Record<string, unknown>): Record<string, unknown> {
 export function bodyHash(body: unknown): string {
   return createHash('sha256').update(JSON.stringify(body)).digest('hex').slice(0, 16);
 }
+
+/** Where the generated install files for the default prefix live (for operators who install them as an admin). */
+export const ES_DEPLOY_DIR = 'deploy/elasticsearch';
+
+/**
+ * The request bodies an operator can PUT instead of letting the collector
+ * install them (store.elasticsearch.install: false): file name → [request line, body].
+ */
+export function deployFiles(prefix = 'umbra', ilm: IlmOptions = DEFAULT_ILM): Record<string, { request: string; body: Record<string, unknown> }> {
+  const n = esNames(prefix);
+  return {
+    [`${n.ilmPolicy}.json`]: { request: `PUT _ilm/policy/${n.ilmPolicy}`, body: { policy: buildIlmPolicy(ilm) } },
+    [`${n.mappingsTemplate}.json`]: { request: `PUT _component_template/${n.mappingsTemplate}`, body: buildMappingsTemplate() },
+    [`${n.settingsTemplate}.json`]: { request: `PUT _component_template/${n.settingsTemplate}`, body: buildSettingsTemplate(n) },
+    [`${n.indexTemplate}.json`]: { request: `PUT _index_template/${n.indexTemplate}`, body: buildIndexTemplate(n) },
+  };
+}

@@ -26,5 +26,5 @@ export async function openElasticsearchStore(e: ElasticsearchConfig): Promise<Ev
     ...(e.username !== undefined ? { username: e.username, password: e.password ?? '' } : {}),
     ...(e.caFile !== undefined ? { caFile: e.caFile } : {}),
   });
-  return OutboxStore.open({ path: e.outbox.path, es, maxEvents: e.outbox.maxEvents, maxBytes: e.outbox.maxBytes, synchronous: e.outbox.synchronous });
+  return OutboxStore.open({ path: e.outbox.path, es, install: e.install, maxEvents: e.outbox.maxEvents, maxBytes: e.outbox.maxBytes, synchronous: e.outbox.synchronous });
 }

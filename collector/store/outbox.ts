@@ -61,6 +61,12 @@ export interface OutboxOptions {
   synchronous?: 'full' | 'normal';
   /** Start the drainer at open (default true). */
   drain?: boolean;
+  /**
+   * Install the ILM policy, templates and data stream at start (default true).
+   * false: they were installed beforehand (deploy/elasticsearch/), and the
+   * collector's user needs only the privilege to write to the data stream.
+   */
+  install?: boolean;
   /** Random source for the jitter (tests make it deterministic). */
   random?: () => number;
   log?: (msg: string) => void;
@@ -78,7 +84,7 @@ export interface OutboxStats {
   retriedItems: number;
   failedRequests: number;
   bulkRequests: number;
-  /** Elasticsearch objects installed (false until the first successful install). */
+  /** Elasticsearch objects installed (false until the first successful install; true from the start when installation is left to the operator). */
   installed: boolean;
   lastError: string | null;
 }
@@ -93,7 +99,7 @@ export class OutboxStore implements EventStore {
   readonly path: string;
   readonly es: ElasticsearchEvents;
   private readonly db: Database.Database;
-  private readonly opts: Required<Omit<OutboxOptions, 'path' | 'es' | 'log' | 'random' | 'synchronous' | 'drain'>>;
+  private readonly opts: Required<Omit<OutboxOptions, 'path' | 'es' | 'log' | 'random' | 'synchronous' | 'drain' | 'install'>>;
   private readonly random: () => number;
   private readonly log: (msg: string) => void;
   private readonly st: OutboxStats = { pending: 0, pendingBytes: 0, indexed: 0, duplicates: 0, deadLettered: 0, retriedItems: 0, failedRequests: 0, bulkRequests: 0, installed: false, lastError: null };
@@ -125,6 +131,7 @@ export class OutboxStore implements EventStore {
       idlePollMs: opts.idlePollMs ?? OUTBOX_IDLE_POLL_MS,
     };
     this.bulkLimit = this.opts.bulkMaxEvents;
+    if (opts.install === false) this.st.installed = true;
     this.random = opts.random ?? Math.random;
     this.log = opts.log ?? ((m) => process.stderr.write(`umbra collector: elasticsearch: ${m}\n`));
 

@@ -95,3 +95,20 @@ describe('event fields declaration', () => {
     for (const d of FIELDS) expect(have).to.include(`| \`${d.name}\` | ${d.type}`);
   });
 });
+
+describe('Elasticsearch install files (deploy/elasticsearch)', () => {
+  it('are generated from the declaration and up to date (GENERATE=1 rewrites them)', async () => {
+    const { mkdirSync } = await import('node:fs');
+    const { deployFiles, ES_DEPLOY_DIR } = await import('../../collector/store/es-template.js');
+    const dir = join(ROOT, ES_DEPLOY_DIR);
+    const files = deployFiles();
+    expect(Object.keys(files).sort()).to.deep.equal(['umbra-events-mappings.json', 'umbra-events-policy.json', 'umbra-events-settings.json', 'umbra-events.json']);
+    for (const [name, f] of Object.entries(files)) {
+      const want = `${JSON.stringify(f.body, null, 2)}\n`;
+      if (process.env.GENERATE === '1') { mkdirSync(dir, { recursive: true }); writeFileSync(join(dir, name), want); }
+      expect(readFileSync(join(dir, name), 'utf8'), `${ES_DEPLOY_DIR}/${name} is out of date: GENERATE=1`).to.equal(want);
+    }
+    const readme = readFileSync(join(dir, 'README.md'), 'utf8');
+    for (const f of Object.values(files)) expect(readme).to.include(f.request);
+  });
+});

@@ -32,6 +32,7 @@ describe('Elasticsearch store configuration', () => {
     expect(esOf({ node: 'https://es:9200' })).to.deep.equal({
       node: 'https://es:9200',
       indexPrefix: 'umbra',
+      install: true,
       ilm: { rolloverMaxPrimaryShardSize: '50gb', rolloverMaxAge: '30d', deleteAfterDays: DEFAULT_ILM_DELETE_AFTER_DAYS },
       outbox: { path: join(dir, 'es-outbox.sqlite'), maxEvents: DEFAULT_OUTBOX_MAX_EVENTS, maxBytes: DEFAULT_OUTBOX_MAX_BYTES, synchronous: 'full' },
     });

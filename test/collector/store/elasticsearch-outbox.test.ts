@@ -200,6 +200,15 @@ describe('Elasticsearch store: durable outbox in front of Elasticsearch (officia
     await small.close();
   });
 
+  it('install: false (installed beforehand by an administrator): no install request at all, straight to bulk', async () => {
+    const fake = new FakeElasticsearch();
+    const store = await open({ path: join(dir, 'n.sqlite'), es: fake.events(), ...FAST, install: false });
+    await store.insertBatch([stored(1), stored(2)], []);
+    await store.flush(10_000);
+    expect(fake.docs.size).to.equal(2);
+    expect(fake.calls.map((c) => `${c.method} ${c.path}`).filter((c) => !/_bulk|_refresh/.test(c))).to.deep.equal([]);
+  });
+
   it('a 413 for the whole request halves the bulk size until it fits', async () => {
     const fake = new FakeElasticsearch();
     fake.requestFault = () => (fake.lastBulk!.body.length / 2 > 25 ? 413 : null);
