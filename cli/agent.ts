@@ -22,7 +22,8 @@ data never reaches the agent), decodes DNS, TLS/QUIC ClientHellos and HTTP
 requests as 'umbra analyze' does, and ships the AI-use events to the collector
 through a disk spool: an event leaves the spool only once the collector stored it.
 Start as root (opening a capture needs CAP_NET_RAW): the agent opens the
-captures, then becomes --user for good. Stop with SIGTERM or SIGINT.
+captures, then becomes --user for good. Stop with SIGTERM or SIGINT (a second
+one during the final flush ends at once; the spool keeps what was not shipped).
 
 options (each may also come from the agent: section of --config; the command
 line wins):

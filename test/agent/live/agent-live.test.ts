@@ -2,7 +2,7 @@
 // by a veth pair to the root namespace, whose end `umbra-lv0` holds the servers'
 // address; dnsmasq, openssl s_server and python http.server listen on that address
 // only. The real collector (HTTPS, SQLite) runs on 127.0.0.1 in this process; the
-// real CLI runs as a child capturing on umbra-lv0 with the default kernel
+// real CLI runs as a child capturing on umbra-lv0 and lo with the default kernel
 // prefilter, drops to `nobody`, and ships. dig, curl and openssl s_client in the
 // namespace produce the traffic; the names they were told to use must arrive in
 // the store with the right service and action. Also: the agent's effective uid is
@@ -121,7 +121,8 @@ describe('umbra agent live on a veth (root only)', function () {
     await until('servers', () => inNs(['dig', `@${S4}`, '+short', '+time=1', '+tries=1', 'example.org']).trim() === S4
       && sh('sh', ['-c', `ss -ltn | grep -c '${S4}:80\\|${S4}:443'`], { allowFail: true }).trim() === '2', 15_000);
 
-    agent = spawn(process.execPath, [...RUN, 'agent', '--interface', HOST_IF, '--collector', collector.url, '--token-file', tokenFile,
+    // two interfaces: the veth and the loopback (which carries only the agent's own HTTPS to the collector)
+    agent = spawn(process.execPath, [...RUN, 'agent', '--interface', HOST_IF, '--interface', 'lo', '--collector', collector.url, '--token-file', tokenFile,
       '--ca', tls.cert.certFile, '--spool', join(work, 'spool'), '--observer-id', AGENT, '--observer-name', 'live-test-gw',
       '--stats-interval', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
     agent.stderr!.on('data', (d: Buffer) => (agentErr += d.toString()));
@@ -172,7 +173,7 @@ describe('umbra agent live on a veth (root only)', function () {
   it('drops root: the effective uid after start-up is nobody, not 0', () => {
     expect(agentUid).to.be.greaterThan(0);
     expect(agentUid).to.equal(Number(sh('id', ['-u', 'nobody']).trim()));
-    expect(agentErr).to.match(/\(dropped\)/);
+    expect(agentErr).to.match(/started: interfaces umbra-lv0, lo, .*\(dropped\)/);
   });
 
   it('DNS over UDP and TCP reaches the store (dig)', () => {
