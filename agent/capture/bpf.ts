@@ -29,11 +29,11 @@
 // rejects all packets"), so the IPv6 half reads `ip6[...]` at fixed offsets,
 // assuming the transport header directly follows the 40-byte IPv6 header (next
 // header 6/17). A TCP/UDP packet behind IPv6 extension headers (rare outside
-// fragments) is not matched by the payload tests; its SYN/FIN/RST still is
-// through `tcp` port-free tests only when directly after the fixed header.
+// fragments, which pass) matches none of the IPv6 tests (libpcap's own `port`
+// does not walk extension headers either).
 //
-// The filter is a string for libpcap's compiler (pcap_compile); test/agent/capture
-// /bpf.test.ts compiles it and runs it against packets.
+// The filter is a string for libpcap's compiler (pcap_compile);
+// test/agent/capture/bpf.test.ts compiles it and runs it against packets.
 
 /** TLS record header: handshake (22), major version 3. */
 const TLS_HANDSHAKE_2 = '0x1603';
