@@ -296,7 +296,7 @@ export class Shipper {
     if (res.status === 413) {
       if (records.length === 1) {
         this.counters.inc('ship.rejected_too_large');
-        this.log('error', `collector refused event ${this.spool.agentId}:${last} as too large (${body.length} bytes); dropped`);
+        this.log('error', `collector refused event ${this.spool.idPrefix}${last} as too large (${body.length} bytes); dropped`);
         this.spool.ack(last);
         return { kind: 'ok' };
       }

@@ -5,6 +5,7 @@
 //   segment-<first seq, 20 digits>.spool   append-only segment files, oldest first
 //   ack                                    the acknowledged sequence (written to ack.tmp, renamed)
 //   lock                                   pid of the process that has the spool open
+//   epoch                                  random id of this spool's life (written once, at creation)
 //
 // Each record is one frame, big-endian:
 //   magic u16 | length u32 (payload bytes) | crc32 u32 (of seq + payload) | seq u64 | payload
@@ -15,8 +16,11 @@
 // Limits and choices:
 // - Sequences start at 1, increase by one per appended event and survive restarts (recovered
 //   from the last valid frame, the newest segment's name and the ack pointer at open). The
-//   event id is `<agentId>:<seq>`, so a batch replayed after a crash is a duplicate the
-//   collector recognises, never a second copy.
+//   event id is `<agentId>:<epoch>:<seq>`, so a batch replayed after a crash is a duplicate the
+//   collector recognises, never a second copy; the epoch (random, made when the spool
+//   directory is created) keeps a deleted or re-created spool, whose sequences start at 1
+//   again, from reusing ids the collector already holds (it would drop the new events as
+//   duplicates).
 // - Bounded size (`maxBytes`, all segment files together). When an append would exceed it, the
 //   NEW event is dropped and counted (`spool.dropped`): the oldest evidence is kept (the start
 //   of an incident matters more than its tail), and what is lost is exactly the events whose
@@ -38,6 +42,7 @@
 //   `interval`: every `fsyncIntervalMs` when something was written; `never`: left to the OS).
 // - One process at a time: a `lock` file holds the owner's pid; a lock left by a dead process
 //   is taken over.
+import { randomBytes } from 'node:crypto';
 import { closeSync, fdatasyncSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { crc32 } from './crc32.js';
@@ -104,6 +109,10 @@ const SEGMENT_RE = /^segment-(\d{20})\.spool$/;
 const ACK_FILE = 'ack';
 const ACK_TMP = 'ack.tmp';
 const LOCK_FILE = 'lock';
+const EPOCH_FILE = 'epoch';
+/** Random bytes of a spool's epoch (12 hex digits in event ids). */
+export const EPOCH_BYTES = 6;
+const EPOCH_RE = /^[0-9a-f]{12}$/;
 const ACK_PREFIX = 'umbra-spool-ack 1 ';
 const MAGIC_BYTES = Buffer.from([FRAME_MAGIC >> 8, FRAME_MAGIC & 0xff]);
 
@@ -120,6 +129,8 @@ type FrameResult =
 export class Spool {
   readonly dir: string;
   readonly agentId: string;
+  /** Random id of this spool directory's life (see the header); set at open. */
+  private epoch = '';
   readonly maxBytes: number;
   readonly segmentBytes: number;
   readonly fsync: FsyncPolicy;
@@ -212,7 +223,7 @@ export class Spool {
    * Stores the event and returns its sequence, or null when it was dropped and counted
    * (spool full: `spool.dropped`; larger than MAX_RECORD_BYTES: `spool.rejected_too_large`;
    * the write failed, e.g. disk full: `spool.dropped_write_error`). Sets `event.id` to
-   * `<agentId>:<seq>` and `observer.id` to the agent id. One write(2) per call: prefer
+   * `<agentId>:<epoch>:<seq>` (idPrefix + seq) and `observer.id` to the agent id. One write(2) per call: prefer
    * appendMany for the events of one packet batch.
    */
   append(event: UmbraEvent): number | null {
@@ -300,9 +311,34 @@ export class Spool {
     return out;
   }
 
+  /** `event.id` of the event with sequence `seq` is this prefix followed by `seq`. */
+  get idPrefix(): string {
+    return `${this.agentId}:${this.epoch}:`;
+  }
+
+  private readOrMakeEpoch(): string {
+    const path = join(this.dir, EPOCH_FILE);
+    try {
+      const text = readFileSync(path, 'utf8').trim();
+      if (EPOCH_RE.test(text)) return text;
+      this.counters.inc('spool.bad_epoch_file');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw new SpoolError(this.dir, `cannot read ${EPOCH_FILE}: ${(e as Error).message}`);
+    }
+    const epoch = randomBytes(EPOCH_BYTES).toString('hex');
+    const tmp = path + '.tmp';
+    try {
+      writeFileSync(tmp, epoch + '\n');
+      renameSync(tmp, path);
+    } catch (e) {
+      throw new SpoolError(this.dir, `cannot write ${EPOCH_FILE}: ${(e as Error).message}`);
+    }
+    return epoch;
+  }
+
   /** Sets the event's ids for `seq` and returns its JSON. */
   private stamp(event: UmbraEvent, seq: number): string {
-    event.event.id = `${this.agentId}:${seq}`;
+    event.event.id = this.idPrefix + seq;
     if (event.observer) event.observer.id = this.agentId;
     else event.observer = { id: this.agentId };
     return JSON.stringify(event);
@@ -464,6 +500,7 @@ export class Spool {
       throw new SpoolError(this.dir, `cannot create the spool directory: ${(e as Error).message}`);
     }
     this.lock();
+    this.epoch = this.readOrMakeEpoch();
     this._ackedSeq = this.readAck();
     const names = readdirSync(this.dir);
     for (const name of names) {

@@ -90,8 +90,6 @@ describe('runAgent (file source → pipeline → spool → shipper → collector
   });
 
   it('a collector that refuses the token: nothing acknowledged, the events stay in the spool for the next start', async () => {
-    // another agent id: event ids are `<agent id>:<spool sequence>`, and a fresh spool of
-    // AGENT would reuse the sequences the earlier tests stored (the collector calls those duplicates)
     const spoolDir = join(dir, 'spool-kept');
     const observer = { id: OTHER_AGENT };
     const f = fixture('captures', 'clients', 'dig-udp.pcap');

@@ -193,7 +193,7 @@ describe('umbra agent live on a veth (root only)', function () {
     expect(stored.length).to.be.greaterThan(0);
     for (const e of stored) {
       expect(e.observer).to.deep.equal({ id: AGENT, name: 'live-test-gw' });
-      expect(e.event.id).to.match(new RegExp(`^${AGENT}:\\d+$`));
+      expect(e.event.id).to.match(new RegExp(`^${AGENT}:[0-9a-f]{12}:\\d+$`));
     }
     expect(new Set(stored.map((e) => e.event.id)).size).to.equal(stored.length);
     expect(stored.some((e) => e.destination?.domain === 'example.org')).to.equal(false); // not AI: not shipped without --all

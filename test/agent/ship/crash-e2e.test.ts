@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { hashToken } from '../../../collector/auth/tokens.js';
 import { selfSigned, tempDir } from '../../helpers/ship.js';
+import { EPOCH_BYTES } from '../../../agent/ship/spool.js';
 
 const EVENTS = Number(process.env.UMBRA_CRASH_EVENTS ?? 200_000);
 const KILLS_EACH = 10;
@@ -26,6 +27,8 @@ const ext = ts ? 'ts' : 'js';
 const script = (rel: string): string => fileURLToPath(new URL(`${rel}.${ext}`, import.meta.url));
 const nodeArgs = ts ? ['--import', 'tsx'] : [];
 
+/** `<agent>:<epoch>:` before the sequence in every event id. */
+const PREFIX_LEN = AGENT.length + 1 + 2 * EPOCH_BYTES + 1;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 async function freePort(): Promise<number> {
@@ -128,10 +131,13 @@ describe(`agent ↔ collector under kill -9 (${EVENTS.toLocaleString('en-US')} e
         const row = db.prepare('SELECT COUNT(*) AS n, COUNT(DISTINCT id) AS ids FROM events').get() as { n: number; ids: number };
         expect(row.n).to.equal(EVENTS);
         expect(row.ids).to.equal(EVENTS);
-        // Every id is there, and holds its own event (event k has sequence k + 1).
-        const bad = db.prepare(`SELECT COUNT(*) AS n FROM events WHERE json_extract(doc, '$.dns.question.name') != 'q' || (CAST(substr(id, ${AGENT.length + 2}) AS INTEGER) - 1) || '.example'`).get() as { n: number };
+        // One spool epoch across every agent restart (same spool directory)...
+        const epochs = db.prepare(`SELECT COUNT(DISTINCT substr(id, 1, ${PREFIX_LEN})) AS n FROM events`).get() as { n: number };
+        expect(epochs.n).to.equal(1);
+        // ...every id is there, and holds its own event (event k has sequence k + 1).
+        const bad = db.prepare(`SELECT COUNT(*) AS n FROM events WHERE json_extract(doc, '$.dns.question.name') != 'q' || (CAST(substr(id, ${PREFIX_LEN + 1}) AS INTEGER) - 1) || '.example'`).get() as { n: number };
         expect(bad.n).to.equal(0);
-        const range = db.prepare(`SELECT MIN(CAST(substr(id, ${AGENT.length + 2}) AS INTEGER)) AS lo, MAX(CAST(substr(id, ${AGENT.length + 2}) AS INTEGER)) AS hi FROM events`).get() as { lo: number; hi: number };
+        const range = db.prepare(`SELECT MIN(CAST(substr(id, ${PREFIX_LEN + 1}) AS INTEGER)) AS lo, MAX(CAST(substr(id, ${PREFIX_LEN + 1}) AS INTEGER)) AS hi FROM events`).get() as { lo: number; hi: number };
         expect(range).to.deep.equal({ lo: 1, hi: EVENTS });
         expect((db.prepare('SELECT COUNT(*) AS n FROM dead_letters').get() as { n: number }).n).to.equal(0);
       } finally {

@@ -54,7 +54,7 @@ describe('agent/ship/shipper', function () {
     const ids: string[] = [];
     for (let i = from; i < from + n; i++) {
       const seq = spool.append(mkEvent(i));
-      if (seq !== null) ids.push(`${AGENT}:${seq}`);
+      if (seq !== null) ids.push(`${spool.idPrefix}${seq}`);
     }
     return ids;
   };
@@ -73,7 +73,7 @@ describe('agent/ship/shipper', function () {
     expect(storedIds()).to.deep.equal(ids.sort());
     expect(encoding).to.equal('gzip');
     expect(collector.batchSizes.every((n) => n <= 100)).to.equal(true);
-    const e = collector.events.get(`${AGENT}:17`)!;
+    const e = collector.events.get(`${spool.idPrefix}17`)!;
     expect(e.observer!.id).to.equal(AGENT);
     expect(e.dns!.question.name).to.equal('q16.example');
     // Acknowledged segments are gone: one empty segment remains.
@@ -192,10 +192,10 @@ describe('agent/ship/shipper', function () {
     const s = ship({ batchMaxEvents: 100 });
     await waitFor(() => spool.pending === 0, 20_000, 'the spool to drain');
     expect(s.counters.get('ship.rejected_too_large')).to.equal(1);
-    expect(collector.events.has(`${AGENT}:${big}`)).to.equal(false);
+    expect(collector.events.has(`${spool.idPrefix}${big}`)).to.equal(false);
     expect(collector.events.size).to.equal(60);
     for (const id of ids) expect(collector.events.has(id)).to.equal(true);
-    expect(logs.some((l) => l.includes(`${AGENT}:${big}`) && l.includes('too large'))).to.equal(true);
+    expect(logs.some((l) => l.includes(`${spool.idPrefix}${big}`) && l.includes('too large'))).to.equal(true);
   });
 
   it('401: a clear error, nothing acknowledged, the spool keeps everything', async () => {

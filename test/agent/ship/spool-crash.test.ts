@@ -85,7 +85,8 @@ describe('agent/ship/spool under kill -9', function () {
         let unprinted = 0;
         for (const r of recs) {
           const e = JSON.parse(r.json.toString('utf8')) as UmbraEvent;
-          expect(e.event.id).to.equal(`${AGENT}:${r.seq}`);
+          expect(e.event.id).to.equal(`${spool.idPrefix}${r.seq}`);
+          expect(e.event.id).to.match(new RegExp(`^${AGENT}:[0-9a-f]{12}:${r.seq}$`));
           const tag = /^q(.+?)\.example/.exec(e.dns!.question.name)![1]!;
           expect(tags.has(tag), `tag ${tag} twice`).to.equal(false);
           tags.add(tag);

@@ -37,7 +37,21 @@ describe('agent/ship/spool', () => {
   });
   afterEach(() => tmp.remove());
 
-  it('round-trips events in order with event.id = agent:seq and observer.id', () => {
+  it('the epoch survives a reopen; a re-created spool gets a new one, so restarted sequences never reuse an id', () => {
+    const a = open();
+    const first = a.idPrefix;
+    a.close();
+    const b = open();
+    expect(b.idPrefix).to.equal(first);
+    b.close();
+    rmSync(tmp.dir, { recursive: true, force: true });
+    const c = open();
+    expect(c.nextSeq).to.equal(1);
+    expect(c.idPrefix).to.match(/^gw-1:[0-9a-f]{12}:$/).and.not.equal(first);
+    c.close();
+  });
+
+  it('round-trips events in order with event.id = agent:epoch:seq and observer.id', () => {
     const s = open();
     const sent: UmbraEvent[] = [];
     for (let i = 0; i < 50; i++) {
@@ -49,7 +63,8 @@ describe('agent/ship/spool', () => {
     const got = readAll(s);
     expect(got.map((g) => g.seq)).to.deep.equal(sent.map((_, i) => i + 1));
     expect(got.map((g) => g.ev)).to.deep.equal(sent);
-    expect(got[7]!.ev.event.id).to.equal('gw-1:8');
+    expect(got[7]!.ev.event.id).to.match(/^gw-1:[0-9a-f]{12}:8$/);
+    expect(got[7]!.ev.event.id).to.equal(`${s.idPrefix}8`);
     expect(got[7]!.ev.observer).to.deep.equal({ id: 'gw-1', name: 'gateway one' });
     expect(got[8]!.ev.observer).to.deep.equal({ id: 'gw-1' });
     // Frames on disk: magic, length, CRC of seq + payload, seq — checked independently.
