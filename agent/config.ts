@@ -27,7 +27,7 @@ import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject } from 'ajv';
 import { parseDocument } from 'yaml';
 import { UmbraError } from '../common/errors.js';
-import { MAX_CONFIG_FILE_BYTES } from '../collector/config.js';
+import { MAX_CONFIG_FILE_BYTES } from '../common/limits.js';
 
 export interface AgentFileConfig {
   interfaces?: string[];

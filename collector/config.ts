@@ -37,7 +37,8 @@ export const DEFAULT_ES_INDEX_PREFIX = 'umbra';
 /** Longest token file read (a token is ~43 characters; this catches a wrong path). */
 export const MAX_TOKEN_FILE_BYTES = 4096;
 /** Largest configuration file read. */
-export const MAX_CONFIG_FILE_BYTES = 1024 * 1024;
+export { MAX_CONFIG_FILE_BYTES } from '../common/limits.js';
+import { MAX_CONFIG_FILE_BYTES } from '../common/limits.js';
 
 /** An agent or admin credential: only the SHA-256 of the token is kept. */
 export interface Credential {
@@ -217,6 +218,9 @@ export const CONFIG_SCHEMA = {
         },
       },
     },
+    // The agent's own section (`umbra agent --config`), validated strictly by
+    // agent/config.ts; one umbra.yaml may serve a gateway that runs both.
+    agent: { type: 'object' },
     signatures: {
       type: 'object',
       additionalProperties: false,
