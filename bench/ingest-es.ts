@@ -15,7 +15,10 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BaseConnection } from '@elastic/elasticsearch';
+import { createRequire } from 'node:module';
+import type * as EsClient from '@elastic/elasticsearch';
+// the CommonJS build, as collector/store/elasticsearch.ts loads it (one copy of the error classes)
+const { BaseConnection, errors } = createRequire(import.meta.url)('@elastic/elasticsearch') as typeof EsClient;
 import MockModule from '@elastic/elasticsearch-mock';
 import type { UmbraEvent } from '../agent/event.js';
 import { ElasticsearchEvents } from '../collector/store/elasticsearch.js';
@@ -98,7 +101,8 @@ class LeanConnection extends BaseConnection {
 
 function officialConnection(): unknown {
   const mock = new Mock();
-  mock.add({ method: 'GET', path: '*' }, () => ({ error: 'absent' }) as never);
+  // Nothing installed yet: every GET is a 404, every PUT acknowledged.
+  mock.add({ method: 'GET', path: '*' }, () => new errors.ResponseError({ body: { error: { type: 'resource_not_found_exception' }, status: 404 }, statusCode: 404, headers: {}, warnings: null, meta: {} as never }) as never);
   mock.add({ method: ['PUT', 'POST'], path: '*' }, () => ({ acknowledged: true }));
   mock.add({ method: ['PUT', 'POST'], path: '/:index/_bulk' }, (p) => {
     const body = p.body as unknown as unknown[];
@@ -130,7 +134,7 @@ async function main(): Promise<void> {
 
     // 1. The ack path: batches committed into the outbox, nothing draining.
     const path = join(dir, 'outbox.sqlite');
-    let store = await OutboxStore.open({ path, es: es(), synchronous: SYNC, drain: false, log: () => {} });
+    let store = await OutboxStore.open({ path, es: es(), synchronous: SYNC, drain: false, log: (m) => console.error(`  (store: ${m})`) });
     let t = performance.now();
     for (const b of batches) await store.insertBatch(b, []);
     const insertMs = performance.now() - t;

@@ -5,7 +5,14 @@
 // (outbox.ts) is the EventStore the collector runs: it owns retries, backoff and
 // dead letters; this module never loops and never drops anything by itself.
 import { readFileSync } from 'node:fs';
-import { Client, errors } from '@elastic/elasticsearch';
+import { createRequire } from 'node:module';
+import type * as EsClient from '@elastic/elasticsearch';
+// The client ships separate CommonJS and ESM builds whose error classes are
+// different objects (dual-package hazard): a CommonJS plugin or connection (the
+// official mock among them) throws errors that fail `instanceof` against the ESM
+// copy. Loading the CommonJS build everywhere keeps one copy.
+const { Client, errors } = createRequire(import.meta.url)('@elastic/elasticsearch') as typeof EsClient;
+type Client = EsClient.Client;
 import type { UmbraEvent } from '../../agent/event.js';
 import { UmbraError } from '../../common/errors.js';
 import {
@@ -129,7 +136,7 @@ export class ElasticsearchEvents {
     }
 
     const haveDs = await absentAs404(c.indices.getDataStream({ name: n.dataStream }));
-    if (haveDs === undefined || haveDs.data_streams.length === 0) {
+    if (haveDs === undefined || !haveDs.data_streams?.length) {
       try {
         await c.indices.createDataStream({ name: n.dataStream });
         report.created.push(`data stream ${n.dataStream}`);
@@ -252,7 +259,7 @@ function hashOf(obj: unknown): string | null {
   return typeof meta?.umbra_hash === 'string' ? meta.umbra_hash : null;
 }
 
-function errorType(e: errors.ResponseError): string {
+function errorType(e: EsClient.errors.ResponseError): string {
   const b = e.body as { error?: { type?: string } } | undefined;
   return b?.error?.type ?? '';
 }

@@ -41,6 +41,8 @@ export const OUTBOX_RETRY_BASE_MS = 200;
 export const OUTBOX_RETRY_MAX_MS = 30_000;
 /** With nothing to send, the drainer still looks this often (ms) even if not woken. */
 export const OUTBOX_IDLE_POLL_MS = 1000;
+/** Size the WAL file is truncated to after a checkpoint (bytes). */
+export const OUTBOX_WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
 /** How long the SQLite writer waits for a lock (ms). */
 export const OUTBOX_BUSY_TIMEOUT_MS = 5000;
 /** Reason code of a document Elasticsearch refused (400 mapping error and other 4xx). */
@@ -181,6 +183,8 @@ export class OutboxStore implements EventStore {
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma(`busy_timeout = ${OUTBOX_BUSY_TIMEOUT_MS}`);
+      // Rows come and go: after a checkpoint the WAL is truncated back to this size instead of staying at its peak.
+      db.pragma(`journal_size_limit = ${OUTBOX_WAL_SIZE_LIMIT_BYTES}`);
       migrate(db);
       store = new OutboxStore(opts, db);
       const totals = db.prepare('SELECT coalesce(sum(n), 0) AS n, coalesce(sum(bytes), 0) AS b FROM outbox').get() as { n: number; b: number };

@@ -4,7 +4,10 @@
 // streams) and the documents created, answers bulk `create` with 201 or 409 as
 // Elasticsearch does, and lets a test inject failures per request and per item.
 import MockModule from '@elastic/elasticsearch-mock';
-import { errors } from '@elastic/elasticsearch';
+import { createRequire } from 'node:module';
+import type * as EsClient from '@elastic/elasticsearch';
+// the CommonJS build, as collector/store/elasticsearch.ts and the mock load it (one copy of the error classes)
+const { errors } = createRequire(import.meta.url)('@elastic/elasticsearch') as typeof EsClient;
 import { ElasticsearchEvents } from '../../../collector/store/elasticsearch.js';
 import type { IlmOptions } from '../../../collector/store/es-template.js';
 
@@ -49,7 +52,7 @@ export class FakeElasticsearch {
     // The mock's typings want a resolver of its pattern type; ours receive the normalized request.
     const m = { add: (pattern: { method: string | string[]; path: string }, fn: (p: Params) => unknown): void => { this.mock.add(pattern, fn as never); } };
     const rec = (p: Params): void => { this.calls.push({ method: p.method, path: p.path }); };
-    const notFound = (what: string): errors.ResponseError => respErr(404, { error: { type: 'resource_not_found_exception', reason: `${what} missing` }, status: 404 });
+    const notFound = (what: string): EsClient.errors.ResponseError => respErr(404, { error: { type: 'resource_not_found_exception', reason: `${what} missing` }, status: 404 });
 
     m.add({ method: 'GET', path: '/_ilm/policy/:name' }, (p: Params) => {
       rec(p);
@@ -197,6 +200,6 @@ interface SearchBody {
   query?: { bool?: { filter?: { term?: Record<string, unknown>; range?: Record<string, { gte?: number; lt?: number }> }[] } };
 }
 
-function respErr(statusCode: number, body: unknown): errors.ResponseError {
+function respErr(statusCode: number, body: unknown): EsClient.errors.ResponseError {
   return new errors.ResponseError({ body, statusCode, headers: {}, warnings: null, meta: {} as never });
 }
