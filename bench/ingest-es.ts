@@ -102,8 +102,10 @@ class LeanConnection extends BaseConnection {
 function officialConnection(): unknown {
   const mock = new Mock();
   // Nothing installed yet: every GET is a 404, every PUT acknowledged.
-  mock.add({ method: 'GET', path: '*' }, () => new errors.ResponseError({ body: { error: { type: 'resource_not_found_exception' }, status: 404 }, statusCode: 404, headers: {}, warnings: null, meta: {} as never }) as never);
-  mock.add({ method: ['PUT', 'POST'], path: '*' }, () => ({ acknowledged: true }));
+  const installPaths = ['/_ilm/policy/:name', '/_component_template/:name', '/_index_template/:name', '/_data_stream/:name'];
+  mock.add({ method: 'GET', path: installPaths }, () => new errors.ResponseError({ body: { error: { type: 'resource_not_found_exception' }, status: 404 }, statusCode: 404, headers: {}, warnings: null, meta: {} as never }) as never);
+  mock.add({ method: 'PUT', path: installPaths }, () => ({ acknowledged: true }));
+  mock.add({ method: 'POST', path: '/:index/_refresh' }, () => ({ _shards: { total: 1, successful: 1, failed: 0 } }));
   mock.add({ method: ['PUT', 'POST'], path: '/:index/_bulk' }, (p) => {
     const body = p.body as unknown as unknown[];
     bulkRequests++;
@@ -134,7 +136,7 @@ async function main(): Promise<void> {
 
     // 1. The ack path: batches committed into the outbox, nothing draining.
     const path = join(dir, 'outbox.sqlite');
-    let store = await OutboxStore.open({ path, es: es(), synchronous: SYNC, drain: false, log: (m) => console.error(`  (store: ${m})`) });
+    let store = await OutboxStore.open({ path, es: es(), synchronous: SYNC, drain: false, log: () => {} });
     let t = performance.now();
     for (const b of batches) await store.insertBatch(b, []);
     const insertMs = performance.now() - t;
