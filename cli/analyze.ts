@@ -88,7 +88,7 @@ export async function run(argv: string[]): Promise<number> {
     }, PROGRESS_INTERVAL_MS);
   }
   try {
-    await readCaptures(args.positionals, (p) => pipeline.onPacket(p), counters);
+    await readCaptures(args.positionals, (p) => pipeline.onPacket(p), counters, { pause: () => out.drained() });
     pipeline.finish();
   } finally {
     if (timer) {

@@ -8,7 +8,6 @@ export class OutputWriter {
   private parts: string[] = [];
   private size = 0;
   private closed = false;
-  private pending: Promise<void> = Promise.resolve();
 
   constructor(private readonly stream: Writable) {
     stream.on('error', (e: NodeJS.ErrnoException) => {
@@ -32,9 +31,14 @@ export class OutputWriter {
     this.stream.write(chunk);
   }
 
+  /** A promise to await while the stream's buffer is full (backpressure), else null. */
+  drained(): Promise<void> | null {
+    if (this.closed || !this.stream.writableNeedDrain) return null;
+    return new Promise<void>((resolve) => this.stream.once('drain', () => resolve()));
+  }
+
   async end(): Promise<void> {
     this.flush();
-    await this.pending;
     if (this.closed) return;
     await new Promise<void>((resolve) => {
       if (this.stream.writableNeedDrain) this.stream.once('drain', () => resolve());

@@ -17,6 +17,12 @@ import { PCAPNG_MIN_SHB_BYTES, PCAPNG_SHB, PcapngParser } from './pcapng.js';
 
 export type OnPacket = (p: CapturedPacket) => void;
 
+export interface ReadOptions {
+  /** Called before each read of more input: a promise returned is awaited first
+   *  (backpressure, e.g. stdout full); null to go on at once. */
+  pause?: () => Promise<void> | null;
+}
+
 export interface CaptureSummary {
   path: string;
   format: 'pcap' | 'pcapng';
@@ -127,14 +133,18 @@ export class CaptureFileReader {
 }
 
 /** Reads one capture ('-' = stdin); onPacket runs synchronously, p.data is valid only during the call. */
-export async function readCapture(path: string, onPacket: OnPacket, counters: Counters): Promise<CaptureSummary> {
+export async function readCapture(path: string, onPacket: OnPacket, counters: Counters, opts: ReadOptions = {}): Promise<CaptureSummary> {
   const r = await CaptureFileReader.open(path, counters);
   try {
     for (;;) {
       const s = r.next();
       if (s === ADV_PACKET) onPacket(r.packet);
       else if (s === ADV_END) break;
-      else await r.more();
+      else {
+        const wait = opts.pause?.();
+        if (wait) await wait;
+        await r.more();
+      }
     }
     return r.summary();
   } finally {
@@ -148,8 +158,8 @@ export async function readCapture(path: string, onPacket: OnPacket, counters: Co
  * even if its own timestamps go backwards). All files are opened first, so a bad
  * file fails before any packet is delivered.
  */
-export async function readCaptures(paths: string[], onPacket: OnPacket, counters: Counters): Promise<CaptureSummary[]> {
-  if (paths.length === 1) return [await readCapture(paths[0], onPacket, counters)];
+export async function readCaptures(paths: string[], onPacket: OnPacket, counters: Counters, opts: ReadOptions = {}): Promise<CaptureSummary[]> {
+  if (paths.length === 1) return [await readCapture(paths[0], onPacket, counters, opts)];
   const chunk = Math.max(MIN_MERGE_CHUNK_BYTES, Math.min(READ_CHUNK_BYTES, Math.floor(MERGE_BUFFER_BUDGET_BYTES / Math.max(1, paths.length))));
   const readers: CaptureFileReader[] = [];
   try {
@@ -192,6 +202,8 @@ export async function readCaptures(paths: string[], onPacket: OnPacket, counters
       const r = readers[i];
       let s = r.next();
       while (s === ADV_NEED) {
+        const wait = opts.pause?.();
+        if (wait) await wait;
         await r.more();
         s = r.next();
       }
