@@ -171,6 +171,17 @@ export class TcpFlowTable {
     return isClientHelloStart(p) || httpMethodLength(p) > 0;
   }
 
+  /** A whole handshake message: the parsed hello, or (malformed, counted) what its bytes still tell. */
+  private helloInfo(msg: Uint8Array): ClientHelloInfo | null {
+    try {
+      return clientHelloInfo(decodeClientHello(msg, 0).value, 'tcp');
+    } catch (e) {
+      if (!(e instanceof DecodeError)) throw e;
+      this.counters.inc(e.reason);
+      return partialClientHelloInfo(msg);
+    }
+  }
+
   private intact(pkt: L4Packet): boolean {
     if ((pkt.flags & (TCP_SYN | TCP_RST)) === (TCP_SYN | TCP_RST) || (pkt.flags & (TCP_SYN | TCP_FIN)) === (TCP_SYN | TCP_FIN)) {
       this.counters.inc('tcp.bad_flags');
@@ -346,15 +357,7 @@ export class TcpFlowTable {
       const a = assembleHandshake(b);
       if (!a.complete) return false;
       flow.kind = K_TLS;
-      let info: ClientHelloInfo | null;
-      try {
-        info = clientHelloInfo(decodeClientHello(a.data, 0).value, 'tcp');
-      } catch (e) {
-        if (!(e instanceof DecodeError)) throw e;
-        this.counters.inc(e.reason);
-        info = partialClientHelloInfo(a.data);
-      }
-      this.reportHello(flow, info);
+      this.reportHello(flow, this.helloInfo(a.data));
       return true;
     }
     let req;
@@ -392,15 +395,7 @@ export class TcpFlowTable {
     const c = flow.client!;
     const a = assembleHandshake(c.contiguous());
     if (a.complete) {
-      let info: ClientHelloInfo | null;
-      try {
-        info = clientHelloInfo(decodeClientHello(a.data, 0).value, 'tcp');
-      } catch (e) {
-        if (!(e instanceof DecodeError)) throw e;
-        this.counters.inc(e.reason);
-        info = partialClientHelloInfo(a.data);
-      }
-      this.reportHello(flow, info);
+      this.reportHello(flow, this.helloInfo(a.data));
       return;
     }
     if (a.error !== null) {
