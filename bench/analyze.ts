@@ -56,8 +56,8 @@ async function main(): Promise<void> {
   const count = Number(/Number of packets:\s+(\d+)/.exec(cap.stdout ?? '')?.[1] ?? packets);
 
   const runs: Run[] = [];
-  runs.push(await measure('umbra analyze (all decoders, AI events)', process.execPath, [join(ROOT, 'bin', 'umbra.js'), 'analyze', '--format', 'ndjson', '--no-progress', file]));
-  runs.push(await measure('umbra analyze --all (every observation)', process.execPath, [join(ROOT, 'bin', 'umbra.js'), 'analyze', '--all', '--format', 'ndjson', '--no-progress', file]));
+  runs.push(await measure('umbra analyze (all decoders, AI events)', join(ROOT, 'bin', 'umbra.js'), ['analyze', '--format', 'ndjson', '--no-progress', file]));
+  runs.push(await measure('umbra analyze --all (every observation)', join(ROOT, 'bin', 'umbra.js'), ['analyze', '--all', '--format', 'ndjson', '--no-progress', file]));
   const naive = join(ROOT, '..', 'shared', 'bench', 'naive-node.js');
   if (existsSync(naive)) runs.push(await measure('naive-node.js (UDP DNS + SNI only)', process.execPath, [naive, file], { ...process.env, NODE_PATH: join(ROOT, 'node_modules') }));
   else process.stdout.write(`(${naive} not found: naive baseline skipped)\n`);

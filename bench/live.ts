@@ -100,7 +100,7 @@ async function agentRun(work: string, capture: string, rate: string, certFile: s
     collector: { listen: { host: '127.0.0.1', port: 0 }, tls: { cert_file: certFile, key_file: keyFile }, agents: [{ id: AGENT_ID, token_sha256: hashToken(TOKEN).toString('hex') }] },
   }, '(bench)');
   const collector = await startCollector(config, { log: () => {} });
-  const agent: ChildProcess = spawn(process.execPath, [UMBRA, 'agent', '--interface', HOST_IF, '--collector', collector.url, '--token-file', tokenFile,
+  const agent: ChildProcess = spawn(UMBRA, ['agent', '--interface', HOST_IF, '--collector', collector.url, '--token-file', tokenFile,
     '--ca', certFile, '--spool', join(work, `spool-${n}`), '--observer-id', AGENT_ID, '--stats-interval', '0', '--fsync', 'interval'], { stdio: ['ignore', 'ignore', 'pipe'] });
   let err = '';
   agent.stderr!.on('data', (d: Buffer) => (err += d.toString()));
