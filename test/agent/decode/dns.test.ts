@@ -16,6 +16,7 @@ import { formatIPv6 as ipv6Text } from '../../../agent/decode/ip-address.js';
 import type { Endpoints } from '../../../agent/observation.js';
 import { fixture } from '../../helpers/root.js';
 import { readPcap, tcpStream, type LitePacket } from '../../helpers/pcap-lite.js';
+import { reasonOf } from '../../helpers/decode-reason.js';
 
 const DNS_PORT = 53; // test/tools/make-dns-fixtures.sh
 const dnsFixture = (name: string): string => fixture('captures', 'dns', `${name}.pcap`);
@@ -123,15 +124,6 @@ function onlyDecodeError(fn: () => unknown): void {
   }
 }
 
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DecodeError) return e.reason;
-    throw e;
-  }
-  return 'no error';
-}
 
 /** Every UDP payload and TCP stream of every fixture: seeds for the mangling properties. */
 function allMessages(): Uint8Array[] {

@@ -5,6 +5,7 @@ import { DecodeError } from '../../../agent/decode/decode-error.js';
 import { HTTP_MAX_HEADER_BYTES, HTTP_METHODS, decodeHttpRequest, looksLikeHttpRequest, type HttpRequest } from '../../../agent/decode/http.js';
 import { fixture } from '../../helpers/root.js';
 import { readPcap, tcpStream } from '../../helpers/pcap-lite.js';
+import { reasonOf } from '../../helpers/decode-reason.js';
 
 // Ports of test/tools/make-http-fixtures.sh: web server (IPv4), proxy, web server (IPv6).
 const WEB = 28080;
@@ -21,15 +22,6 @@ function clientStream(name: string, serverPort: number): Uint8Array {
 
 const enc = (s: string): Uint8Array => new Uint8Array(Buffer.from(s, 'latin1'));
 
-function reasonOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof DecodeError) return e.reason;
-    throw e;
-  }
-  return 'no error';
-}
 
 function onlyDecodeError(fn: () => unknown): void {
   try {

@@ -4,18 +4,10 @@ import { DecodeError } from '../../../agent/decode/decode-error.js';
 import { MAX_ACK_RANGES, cryptoFrames, decodeInitialFrame, decodeInitialFrames } from '../../../agent/decode/quic-frames.js';
 import { decodeQuicInitial, initialKeys, QUIC_V1 } from '../../../agent/decode/quic-initial.js';
 import { rfcVectors } from './rfc-vectors.js';
+import { reasonOf } from '../../helpers/decode-reason.js';
 
 const hex = (s: string) => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
-function reasonOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DecodeError) return e.reason;
-    throw e;
-  }
-  return 'no error';
-}
 
 describe('quic-frames', () => {
   it('RFC 9001 A.3 server payload: ACK of packet 0 (no delay, no ranges), then CRYPTO offset 0 length 90 (ServerHello)', () => {

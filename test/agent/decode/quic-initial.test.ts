@@ -16,18 +16,10 @@ import {
 } from '../../../agent/decode/quic-initial.js';
 import { decodeInitialFrames } from '../../../agent/decode/quic-frames.js';
 import { rfcVectors } from './rfc-vectors.js';
+import { reasonOf } from '../../helpers/decode-reason.js';
 
 const DCID = Buffer.from('8394c8f03e515708', 'hex');
 
-function reasonOf(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof DecodeError) return e.reason;
-    throw e;
-  }
-  return 'no error';
-}
 
 for (const [name, file, version, salt] of [
   ['QUIC v1 (RFC 9001 Appendix A)', 'rfc9001-appendix-a.txt', QUIC_V1, '38762cf7f55934b34d179ae6a4c80cadccbb7f0a'],
