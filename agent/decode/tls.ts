@@ -204,22 +204,7 @@ export function decodeClientHello(view: Uint8Array, offset: number): Decoded<Cli
   const compressionMethods = view.subarray(p, p + cmLen);
   p += cmLen;
 
-  const hello: ClientHello = {
-    legacyVersion,
-    random,
-    sessionId,
-    cipherSuites,
-    compressionMethods,
-    extensions: [],
-    serverName: null,
-    serverNameMalformed: false,
-    alpn: [],
-    alpnFirstRaw: null,
-    supportedVersions: [],
-    hasSupportedVersions: false,
-    signatureAlgorithms: [],
-    ech: false,
-  };
+  const hello: ClientHello = { ...emptyHello(), legacyVersion, random, sessionId, cipherSuites, compressionMethods };
 
   // RFC 5246 7.4.1.2: the extensions block may be absent altogether (old clients).
   if (p < end) {
