@@ -1,5 +1,6 @@
 // The collector's HTTPS server: agent ingest (`POST /api/v1/events`, the wire
-// protocol in HELPER-BRIEF.md), health, and a small token-protected query API.
+// protocol in HELPER-BRIEF.md), health, and the token-protected query API
+// (collector/api/query.ts).
 // The order of checks on ingest is the order of cost: token (401, body unread),
 // encoding (415), declared size (413), load (429), then the body is read with a
 // byte cap, gunzipped with a cap on the output (a gzip bomb stops there, 413),
@@ -17,7 +18,8 @@ import { UmbraError } from '../../common/errors.js';
 import { bearerToken, TokenTable } from '../auth/tokens.js';
 import type { UmbraConfig } from '../config.js';
 import { openStore } from '../store/open.js';
-import { clampLimit, type EventStore } from '../store/store.js';
+import type { EventStore } from '../store/store.js';
+import { answerQuery, isQueryPath } from '../api/query.js';
 import { decodeBatch } from './batch.js';
 
 /** Seconds an agent is told to wait after a 429 (too many batches in flight). */
@@ -36,7 +38,6 @@ export const SHUTDOWN_GRACE_MS = 30_000;
 export const SHUTDOWN_FLUSH_MS = 2000;
 export const INGEST_PATH = '/api/v1/events';
 export const HEALTH_PATH = '/api/v1/health';
-export const DEAD_LETTERS_PATH = '/api/v1/dead-letters';
 
 const gunzipAsync = promisify(gunzip);
 
@@ -160,44 +161,17 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
     }
   };
 
-  const queryEvents = async (url: URL, res: ServerResponse): Promise<void> => {
-    const p = url.searchParams;
-    const q: Parameters<EventStore['query']>[0] = {};
-    for (const [name, key] of [['since', 'sinceMs'], ['until', 'untilMs']] as const) {
-      const v = p.get(name);
-      if (v === null) continue;
-      const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
-      if (!Number.isFinite(ms)) return send(res, 400, { error: `${name}: not a date (ISO 8601, or milliseconds since the epoch)` });
-      q[key] = ms;
-    }
-    const service = p.get('service');
-    if (service !== null) q.service = service;
-    const sourceIp = p.get('source_ip');
-    if (sourceIp !== null) q.sourceIp = sourceIp;
-    const agent = p.get('agent');
-    if (agent !== null) q.agentId = agent;
-    const limit = p.get('limit');
-    if (limit !== null) {
-      if (!/^\d+$/.test(limit) || Number(limit) < 1) return send(res, 400, { error: 'limit: a positive integer' });
-      q.limit = clampLimit(Number(limit));
-    }
-    const events = await store.query(q);
-    send(res, 200, { count: events.length, events });
-  };
-
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'https://collector');
     const path = url.pathname;
     if (path === INGEST_PATH && req.method === 'POST') return ingest(req, res);
     if (path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) return send(res, closing ? 503 : 200, { status: closing ? 'closing' : 'ok' });
-    if ((path === INGEST_PATH || path === DEAD_LETTERS_PATH) && req.method === 'GET') {
+    if (req.method === 'GET' && isQueryPath(path)) {
       if (admins.lookup(bearerToken(req.headers.authorization)) === null) return refuse(res, 401, 'missing or unknown admin token', { 'WWW-Authenticate': 'Bearer' });
-      if (path === INGEST_PATH) return queryEvents(url, res);
-      const limit = Number(url.searchParams.get('limit') ?? NaN);
-      const rows = await store.deadLetters(clampLimit(Number.isFinite(limit) ? limit : undefined));
-      return send(res, 200, { count: rows.length, dead_letters: rows });
+      const answer = await answerQuery(path, url.searchParams, store);
+      if (answer) return send(res, answer.status, answer.body);
     }
-    if (path === INGEST_PATH || path === HEALTH_PATH || path === DEAD_LETTERS_PATH) return refuse(res, 405, `method ${req.method} not allowed`);
+    if (path === INGEST_PATH || path === HEALTH_PATH || isQueryPath(path)) return refuse(res, 405, `method ${req.method} not allowed`);
     return refuse(res, 404, 'not found');
   };
 
