@@ -19,7 +19,11 @@ import {
   buildIlmPolicy, buildIndexTemplate, buildMappings, buildMappingsTemplate, buildSettingsTemplate, DEFAULT_ILM, esNames,
   type EsNames, type IlmOptions,
 } from './es-template.js';
-import { clampLimit, type EventQuery } from './store.js';
+import {
+  capSplit, clampLimit, MAX_TIMELINE_SPLIT_KEYS, MAX_USERS_PER_SOURCE, NONE_KEY, OTHER_KEY,
+  type CategorySummary, type EventFilter, type EventPage, type EventQuery, type ServiceSummary, type SourceSummary,
+  type SummaryQuery, type SummaryRows, type TimelineBucket,
+} from './store.js';
 
 /** Timeout of one bulk request (ms); a slower answer counts as a failed request and the items are resent. */
 export const ES_BULK_TIMEOUT_MS = 60_000;
@@ -27,6 +31,8 @@ export const ES_BULK_TIMEOUT_MS = 60_000;
 export const ES_REQUEST_TIMEOUT_MS = 30_000;
 /** Retries the client itself makes for install/query requests on connection errors and 502/503/504. Bulk: 0 (the outbox retries). */
 export const ES_CLIENT_MAX_RETRIES = 3;
+/** precision_threshold of the distinct counts (cardinality): exact below about this many values, approximate above. */
+export const ES_CARDINALITY_PRECISION = 3000;
 /** Longest reason kept from an item error. */
 export const MAX_ES_REASON_CHARS = 1000;
 
@@ -219,24 +225,46 @@ export class ElasticsearchEvents {
 
   /** Events matching the query, newest first, from the data stream. */
   async query(q: EventQuery): Promise<UmbraEvent[]> {
-    const filter: object[] = [];
-    if (q.sinceMs !== undefined || q.untilMs !== undefined) {
-      const range: Record<string, unknown> = { format: 'epoch_millis' };
-      if (q.sinceMs !== undefined) range.gte = q.sinceMs;
-      if (q.untilMs !== undefined) range.lt = q.untilMs;
-      filter.push({ range: { '@timestamp': range } });
-    }
-    if (q.service !== undefined) filter.push({ term: { 'umbra.service.id': q.service } });
-    if (q.sourceIp !== undefined) filter.push({ term: { 'source.ip': q.sourceIp } });
-    if (q.agentId !== undefined) filter.push({ term: { 'observer.id': q.agentId } });
+    return (await this.page(q)).events;
+  }
+
+  /**
+   * One page, newest first: sorted on @timestamp then event.id (both doc
+   * values), the next page continues with `search_after` from the last hit's
+   * sort values (the cursor key is its event.id).
+   */
+  async page(q: EventQuery): Promise<EventPage> {
+    const limit = clampLimit(q.limit);
     const r = await absentAs404(this.client.search<UmbraEvent>({
       index: this.names.dataStream,
-      size: clampLimit(q.limit),
+      size: limit + 1, // one more tells whether there is a next page
       sort: [{ '@timestamp': { order: 'desc' } }, { 'event.id': { order: 'desc' } }],
-      query: { bool: { filter } },
+      query: { bool: { filter: esFilter(q) } },
+      ...(q.after !== undefined ? { search_after: [q.after.tsMs, q.after.key] } : {}),
       track_total_hits: false,
     }));
-    return (r?.hits.hits ?? []).map((h) => h._source!);
+    const hits = r?.hits.hits ?? [];
+    const more = hits.length > limit;
+    const kept = more ? hits.slice(0, limit) : hits;
+    const last = kept[kept.length - 1];
+    const sort = last?.sort as [number, string] | undefined;
+    return {
+      events: kept.map((h) => h._source!),
+      next: more && sort ? { tsMs: Number(sort[0]), key: String(sort[1]) } : null,
+    };
+  }
+
+  /** A summary as terms / cardinality / min / max / date_histogram aggregations over the ECS fields (no hits fetched). */
+  async summarize<Q extends SummaryQuery>(q: Q): Promise<SummaryRows[Q['kind']]> {
+    const body = summaryAggs(q);
+    const r = await absentAs404(this.client.search({
+      index: this.names.dataStream,
+      size: 0,
+      query: { bool: { filter: esFilter(q.filter) } },
+      aggs: body as never,
+      track_total_hits: false,
+    }));
+    return parseSummary(q, (r?.aggregations ?? {}) as Aggs) as SummaryRows[Q['kind']];
   }
 
   async close(): Promise<void> {
@@ -273,4 +301,109 @@ export function describeError(e: unknown): string {
   }
   if (e instanceof Error) return `${e.name}: ${e.message}`;
   return String(e);
+}
+
+/** The bool filter of an event filter, on the ECS fields of collector/fields.ts (keyword, ip, date). */
+export function esFilter(f: EventFilter): object[] {
+  const filter: object[] = [];
+  if (f.sinceMs !== undefined || f.untilMs !== undefined) {
+    const range: Record<string, unknown> = { format: 'epoch_millis' };
+    if (f.sinceMs !== undefined) range.gte = f.sinceMs;
+    if (f.untilMs !== undefined) range.lt = f.untilMs;
+    filter.push({ range: { '@timestamp': range } });
+  }
+  const term = (field: string, v: string | undefined): void => { if (v !== undefined) filter.push({ term: { [field]: v } }); };
+  term('umbra.service.id', f.service);
+  term('umbra.service.category', f.category);
+  term('source.ip', f.sourceIp);
+  term('user.name', f.user);
+  term('event.action', f.action);
+  term('destination.domain', f.domain);
+  term('observer.id', f.agentId);
+  if (f.domainSuffix !== undefined) {
+    // The name or any name under it; the API admits only letters, digits, '-', '_' and '.', none special to wildcard.
+    filter.push({ bool: { should: [{ term: { 'destination.domain': f.domainSuffix } }, { wildcard: { 'destination.domain': { value: `*.${f.domainSuffix}` } } }], minimum_should_match: 1 } });
+  }
+  return filter;
+}
+
+const FIRST_LAST = { first: { min: { field: '@timestamp' } }, last: { max: { field: '@timestamp' } } };
+const distinct = (field: string): object => ({ cardinality: { field, precision_threshold: ES_CARDINALITY_PRECISION } });
+
+/** The `aggs` of a summary request. Terms order: most documents first, ties by key (Elasticsearch's default order). */
+export function summaryAggs(q: SummaryQuery): Record<string, object> {
+  switch (q.kind) {
+    case 'services':
+      return {
+        top: {
+          terms: { field: 'umbra.service.id', size: q.limit },
+          aggs: {
+            sources: distinct('source.ip'), ...FIRST_LAST,
+            latest: { top_hits: { size: 1, sort: [{ '@timestamp': { order: 'desc' } }], _source: { includes: ['umbra.service.name', 'umbra.service.vendor', 'umbra.service.category'] } } },
+          },
+        },
+      };
+    case 'sources':
+      return {
+        top: {
+          terms: { field: 'source.ip', size: q.limit },
+          aggs: { services: distinct('umbra.service.id'), ...FIRST_LAST, users: { terms: { field: 'user.name', size: MAX_USERS_PER_SOURCE, order: { _key: 'asc' } } } },
+        },
+      };
+    case 'categories':
+      return {
+        top: {
+          terms: { field: 'umbra.service.category', size: q.limit },
+          aggs: { services: distinct('umbra.service.id'), sources: distinct('source.ip'), ...FIRST_LAST },
+        },
+      };
+    case 'timeline': {
+      const histogram = { field: '@timestamp', fixed_interval: `${q.intervalMs}ms`, min_doc_count: 1 };
+      if (q.split === undefined) return { timeline: { date_histogram: histogram } };
+      const field = q.split === 'service' ? 'umbra.service.id' : 'umbra.service.category';
+      return { timeline: { date_histogram: histogram, aggs: { by: { terms: { field, size: MAX_TIMELINE_SPLIT_KEYS, missing: NONE_KEY } } } } };
+    }
+  }
+}
+
+interface Bucket {
+  key: string | number;
+  key_as_string?: string;
+  doc_count: number;
+  [sub: string]: unknown;
+}
+interface Terms { buckets: Bucket[]; sum_other_doc_count?: number }
+type Aggs = Record<string, unknown>;
+const valueOf = (b: Bucket, name: string): number => Number((b[name] as { value?: number | null } | undefined)?.value ?? 0);
+
+/** The rows of a summary from the `aggregations` of the answer. */
+export function parseSummary(q: SummaryQuery, aggs: Aggs): SummaryRows[keyof SummaryRows] {
+  if (q.kind === 'timeline') {
+    const buckets = (aggs.timeline as Terms | undefined)?.buckets ?? [];
+    return buckets.filter((b) => b.doc_count > 0).map((b): TimelineBucket => {
+      if (q.split === undefined) return { startMs: Number(b.key), events: b.doc_count };
+      const by = b.by as Terms | undefined;
+      const keys = new Map<string, number>((by?.buckets ?? []).map((k) => [String(k.key), k.doc_count]));
+      if (by?.sum_other_doc_count) keys.set(OTHER_KEY, (keys.get(OTHER_KEY) ?? 0) + by.sum_other_doc_count);
+      return { startMs: Number(b.key), events: b.doc_count, by: capSplit(keys) };
+    });
+  }
+  const top = (aggs.top as Terms | undefined)?.buckets ?? [];
+  const firstLast = (b: Bucket): { firstMs: number; lastMs: number } => ({ firstMs: valueOf(b, 'first'), lastMs: valueOf(b, 'last') });
+  switch (q.kind) {
+    case 'services':
+      return top.map((b): ServiceSummary => {
+        const src = ((b.latest as { hits?: { hits?: { _source?: { umbra?: { service?: Record<string, unknown> } } }[] } } | undefined)?.hits?.hits?.[0]?._source?.umbra?.service) ?? {};
+        const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
+        return { id: String(b.key), name: str(src.name), vendor: str(src.vendor), category: str(src.category), events: b.doc_count, sources: valueOf(b, 'sources'), ...firstLast(b) };
+      });
+    case 'sources':
+      return top.map((b): SourceSummary => ({
+        sourceIp: String(b.key),
+        users: ((b.users as Terms | undefined)?.buckets ?? []).map((u) => String(u.key)),
+        events: b.doc_count, services: valueOf(b, 'services'), ...firstLast(b),
+      }));
+    case 'categories':
+      return top.map((b): CategorySummary => ({ category: String(b.key), events: b.doc_count, services: valueOf(b, 'services'), sources: valueOf(b, 'sources'), ...firstLast(b) }));
+  }
 }

@@ -31,6 +31,7 @@ import { UmbraError } from '../../common/errors.js';
 import { ItemResult, type BulkDoc, type ElasticsearchEvents } from './elasticsearch.js';
 import { DEFAULT_OUTBOX_FILE, DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_EVENTS } from './es-defaults.js';
 import { clampLimit, MAX_DEAD_LETTER_LINE_CHARS, type DeadLetter, type EventQuery, type EventStore, type InsertResult, type StoredDeadLetter, type StoredEvent } from './store.js';
+import type { EventPage, SummaryQuery, SummaryRows } from './store.js';
 
 export { DEFAULT_OUTBOX_FILE, DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_EVENTS };
 /** Most documents and bytes (of documents) in one bulk request. */
@@ -245,6 +246,14 @@ export class OutboxStore implements EventStore {
 
   async query(q: EventQuery): Promise<UmbraEvent[]> {
     return this.es.query(q);
+  }
+
+  page(q: EventQuery): Promise<EventPage> {
+    return this.es.page(q);
+  }
+
+  summarize<Q extends SummaryQuery>(q: Q): Promise<SummaryRows[Q['kind']]> {
+    return this.es.summarize(q);
   }
 
   async countDeadLetters(): Promise<number> {

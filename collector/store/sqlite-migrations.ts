@@ -44,6 +44,22 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX dead_letters_received ON dead_letters (received_at);
     `,
   },
+  {
+    version: 2,
+    description: 'service category and user name as columns (query API filters and summaries), filled from the stored documents',
+    // Partial indexes: an event without a service or a user costs no index write.
+    // A query `category = ?` / `user_name = ?` can use them (the equality implies IS NOT NULL).
+    sql: `
+      ALTER TABLE events ADD COLUMN category TEXT;    -- umbra.service.category
+      ALTER TABLE events ADD COLUMN user_name TEXT;   -- user.name (identity enrichment)
+      UPDATE events SET
+        category = CASE WHEN json_type(doc, '$.umbra.service.category') = 'text' THEN json_extract(doc, '$.umbra.service.category') END,
+        user_name = CASE WHEN json_type(doc, '$.user.name') = 'text' THEN json_extract(doc, '$.user.name') END
+      WHERE json_type(doc, '$.umbra.service.category') = 'text' OR json_type(doc, '$.user.name') = 'text';
+      CREATE INDEX events_category ON events (category, ts_ms) WHERE category IS NOT NULL;
+      CREATE INDEX events_user ON events (user_name, ts_ms) WHERE user_name IS NOT NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -16,16 +16,19 @@ import { UmbraError } from '../../common/errors.js';
 import Database from 'better-sqlite3';
 import { eventRow, SqliteStore, type EventRow, type SqliteStoreOptions } from './sqlite.js';
 import type { DeadLetter, EventQuery, EventStore, InsertResult, StoredDeadLetter, StoredEvent } from './store.js';
+import { InvalidQueryError, type EventPage, type SummaryQuery, type SummaryRows } from './store.js';
 
 type Op =
   | { op: 'insert'; rows: EventRow[]; dead: DeadLetter[] }
   | { op: 'count' }
   | { op: 'countDeadLetters' }
   | { op: 'query'; q: EventQuery }
+  | { op: 'page'; q: EventQuery }
+  | { op: 'summarize'; q: SummaryQuery }
   | { op: 'deadLetters'; limit?: number }
   | { op: 'close' };
 type Request = Op & { id: number };
-type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string };
+type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; param?: string };
 type Init = { umbraSqliteWorker: true; role: 'writer' | 'checkpointer'; path: string; opts: SqliteStoreOptions };
 
 /** How often the checkpointer thread copies the WAL into the database file (ms). */
@@ -55,7 +58,7 @@ export class SqliteWorkerStore implements EventStore {
       if (!p) return;
       this.pending.delete(m.id);
       if (m.ok) p.resolve(m.value);
-      else p.reject(new Error(m.message));
+      else p.reject(m.param !== undefined ? new InvalidQueryError(m.param, m.message) : new Error(m.message));
     });
     const fail = (e: Error): void => {
       this.dead ??= e;
@@ -110,6 +113,8 @@ export class SqliteWorkerStore implements EventStore {
   count(): Promise<number> { return this.call({ op: 'count' }); }
   countDeadLetters(): Promise<number> { return this.call({ op: 'countDeadLetters' }); }
   query(q: EventQuery): Promise<UmbraEvent[]> { return this.call({ op: 'query', q }); }
+  page(q: EventQuery): Promise<EventPage> { return this.call({ op: 'page', q }); }
+  summarize<Q extends SummaryQuery>(q: Q): Promise<SummaryRows[Q['kind']]> { return this.call({ op: 'summarize', q }); }
   deadLetters(limit?: number): Promise<StoredDeadLetter[]> { return this.call(limit === undefined ? { op: 'deadLetters' } : { op: 'deadLetters', limit }); }
 
   async close(): Promise<void> {
@@ -201,6 +206,8 @@ function serve(init: Init): void {
           case 'count': value = await store.count(); break;
           case 'countDeadLetters': value = await store.countDeadLetters(); break;
           case 'query': value = await store.query(r.q); break;
+          case 'page': value = await store.page(r.q); break;
+          case 'summarize': value = await store.summarize(r.q); break;
           case 'deadLetters': value = await store.deadLetters(r.limit); break;
           case 'close':
             await store.close();
@@ -210,7 +217,8 @@ function serve(init: Init): void {
         }
         port.postMessage({ id: r.id, ok: true, value } satisfies Reply);
       } catch (e) {
-        port.postMessage({ id: r.id, ok: false, message: (e as Error).message } satisfies Reply);
+        const param = e instanceof InvalidQueryError ? { param: e.param } : {};
+        port.postMessage({ id: r.id, ok: false, message: (e as Error).message, ...param } satisfies Reply);
       }
     })();
   });

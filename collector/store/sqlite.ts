@@ -10,6 +10,8 @@ import type { UmbraEvent } from '../../agent/event.js';
 import { UmbraError } from '../../common/errors.js';
 import { migrate } from './sqlite-migrations.js';
 import { clampLimit, MAX_DEAD_LETTER_LINE_CHARS, type DeadLetter, type EventQuery, type EventStore, type InsertResult, type StoredDeadLetter, type StoredEvent } from './store.js';
+import type { EventPage, SummaryQuery, SummaryRows } from './store.js';
+import { pageEvents, summarizeEvents } from './sqlite-query.js';
 
 /** How long a writer waits for a lock held by another connection (ms). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
@@ -31,8 +33,8 @@ export interface SqliteStoreOptions {
   walAutocheckpointPages?: number;
 }
 
-/** The columns of one events row: id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, doc. */
-export type EventRow = [string, number, string, string, string, string | null, string | null, string];
+/** The columns of one events row: id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, doc, category, user_name. */
+export type EventRow = [string, number, string, string, string, string | null, string | null, string, string | null, string | null];
 
 export interface RowBatch {
   rows: readonly EventRow[];
@@ -41,7 +43,9 @@ export interface RowBatch {
 
 export function eventRow(s: StoredEvent): EventRow {
   const e = s.event;
-  return [e.event.id!, s.timestampMs, s.agentId, e.event.action, e.source.ip, e.destination.domain ?? null, e.umbra?.service?.id ?? null, s.json ?? JSON.stringify(e)];
+  const user = (e as { user?: { name?: unknown } }).user?.name; // set by the collector's identity enrichment, not by agents
+  return [e.event.id!, s.timestampMs, s.agentId, e.event.action, e.source.ip, e.destination.domain ?? null, e.umbra?.service?.id ?? null, s.json ?? JSON.stringify(e),
+    e.umbra?.service?.category ?? null, typeof user === 'string' ? user : null];
 }
 
 /**
@@ -66,14 +70,14 @@ export class SqliteStore implements EventStore {
     this.migrationsApplied = applied;
     this.insertEvent = db.prepare(
       // ON CONFLICT(id), not OR IGNORE: only a known id is a duplicate; any other constraint fails the batch.
-      `INSERT INTO events (id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, received_ms, doc)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO events (id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, received_ms, doc, category, user_name)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
     );
     this.insertDead = db.prepare('INSERT INTO dead_letters (received_at, agent_id, reason, detail, line, line_bytes) VALUES (?, ?, ?, ?, ?, ?)');
     const write = (rows: readonly EventRow[], dead: readonly DeadLetter[]): InsertResult => {
       const now = Date.now();
       let accepted = 0;
-      for (const r of rows) accepted += this.insertEvent.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], now, r[7]).changes;
+      for (const r of rows) accepted += this.insertEvent.run(r[0], r[1], r[2], r[3], r[4], r[5], r[6], now, r[7], r[8], r[9]).changes;
       for (const d of dead) {
         this.insertDead.run(d.receivedAt, d.agentId, d.reason, d.detail, truncate(d.line), d.lineBytes);
       }
@@ -132,16 +136,17 @@ export class SqliteStore implements EventStore {
   }
 
   async query(q: EventQuery): Promise<UmbraEvent[]> {
-    const where: string[] = [];
-    const args: (string | number)[] = [];
-    if (q.sinceMs !== undefined) { where.push('ts_ms >= ?'); args.push(q.sinceMs); }
-    if (q.untilMs !== undefined) { where.push('ts_ms < ?'); args.push(q.untilMs); }
-    if (q.service !== undefined) { where.push('service_id = ?'); args.push(q.service); }
-    if (q.sourceIp !== undefined) { where.push('source_ip = ?'); args.push(q.sourceIp); }
-    if (q.agentId !== undefined) { where.push('agent_id = ?'); args.push(q.agentId); }
-    args.push(clampLimit(q.limit));
-    const sql = `SELECT doc FROM events ${where.length ? 'WHERE ' + where.join(' AND ') : ''} ORDER BY ts_ms DESC, rowid DESC LIMIT ?`;
-    return (this.db.prepare(sql).all(...args) as { doc: string }[]).map((r) => JSON.parse(r.doc) as UmbraEvent);
+    return pageEvents(this.db, q).events;
+  }
+
+  async page(q: EventQuery): Promise<EventPage> {
+    if (this.closed) throw new Error('store is closed');
+    return pageEvents(this.db, q);
+  }
+
+  async summarize<Q extends SummaryQuery>(q: Q): Promise<SummaryRows[Q['kind']]> {
+    if (this.closed) throw new Error('store is closed');
+    return summarizeEvents(this.db, q);
   }
 
   async deadLetters(limit?: number): Promise<StoredDeadLetter[]> {

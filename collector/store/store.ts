@@ -46,19 +46,120 @@ export interface InsertResult {
 export const DEFAULT_QUERY_LIMIT = 100;
 export const MAX_QUERY_LIMIT = 1000;
 
-export interface EventQuery {
+/** What the query API filters events on; every member present must match (AND). */
+export interface EventFilter {
   /** Events with @timestamp ≥ since (ms since the epoch). */
   sinceMs?: number;
   /** Events with @timestamp < until (ms since the epoch). */
   untilMs?: number;
   /** `umbra.service.id`. */
   service?: string;
+  /** `umbra.service.category`. */
+  category?: string;
   /** `source.ip`, exactly as the agent wrote it. */
   sourceIp?: string;
+  /** `user.name` (set by the collector's identity enrichment). */
+  user?: string;
+  /** `event.action`. */
+  action?: string;
+  /** `destination.domain`, exactly. */
+  domain?: string;
+  /** `destination.domain` equal to this name or ending in `.` + this name. */
+  domainSuffix?: string;
   /** `observer.id`. */
   agentId?: string;
+}
+
+/**
+ * A position in the newest-first order of events, from EventPage.next: the
+ * page after it starts with the next older event. `tsMs` is the event's
+ * @timestamp in ms; `key` breaks ties and is the store's own (SQLite: the row
+ * number; Elasticsearch: event.id).
+ */
+export interface EventCursor {
+  tsMs: number;
+  key: string;
+}
+
+export interface EventQuery extends EventFilter {
   /** At most this many (default DEFAULT_QUERY_LIMIT, capped at MAX_QUERY_LIMIT). Newest first. */
   limit?: number;
+  /** Only events after this position (older, or as old with a smaller key). */
+  after?: EventCursor;
+}
+
+export interface EventPage {
+  events: UmbraEvent[];
+  /** Where the next page starts; null when this page holds the last matching event. */
+  next: EventCursor | null;
+}
+
+/** Default and largest number of rows of a top-N summary (services, sources, categories). */
+export const DEFAULT_SUMMARY_LIMIT = 10;
+export const MAX_SUMMARY_LIMIT = 100;
+/** Most users listed for one source address in the sources summary. */
+export const MAX_USERS_PER_SOURCE = 10;
+/** Most keys (services or categories) counted separately in one timeline bucket; the rest add up under OTHER_KEY. */
+export const MAX_TIMELINE_SPLIT_KEYS = 50;
+/** Timeline key of the events without a service (or category). */
+export const NONE_KEY = '(none)';
+/** Timeline key of the events beyond MAX_TIMELINE_SPLIT_KEYS in a bucket. */
+export const OTHER_KEY = '(other)';
+
+export interface ServiceSummary {
+  id: string;
+  /** Name, vendor and category as in one of the latest events of the service. */
+  name: string | null;
+  vendor: string | null;
+  category: string | null;
+  events: number;
+  /** Distinct source addresses (Elasticsearch: approximate beyond a few thousand). */
+  sources: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+export interface SourceSummary {
+  sourceIp: string;
+  /** Distinct `user.name`s seen with this address, sorted, at most MAX_USERS_PER_SOURCE. */
+  users: string[];
+  events: number;
+  /** Distinct services (events without a service not counted). */
+  services: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+export interface CategorySummary {
+  category: string;
+  events: number;
+  services: number;
+  sources: number;
+  firstMs: number;
+  lastMs: number;
+}
+
+export interface TimelineBucket {
+  /** Start of the bucket, ms since the epoch, a multiple of the interval (UTC). */
+  startMs: number;
+  events: number;
+  /** With a split: events per key (NONE_KEY, OTHER_KEY included when present). */
+  by?: Record<string, number>;
+}
+
+export type TopKind = 'services' | 'sources' | 'categories';
+export type TimelineSplit = 'service' | 'category';
+
+export type SummaryQuery =
+  | { kind: TopKind; filter: EventFilter; limit: number }
+  | { kind: 'timeline'; filter: EventFilter; intervalMs: number; split?: TimelineSplit };
+
+/** What each summary kind answers: top-N rows (most events first, ties by key) or non-empty buckets in time order. */
+export interface SummaryRows {
+  services: ServiceSummary[];
+  sources: SourceSummary[];
+  categories: CategorySummary[];
+  timeline: TimelineBucket[];
 }
 
 export interface StoredDeadLetter extends DeadLetter {
@@ -72,6 +173,10 @@ export interface EventStore {
   count(): Promise<number>;
   /** Events matching the query, newest first. */
   query(q: EventQuery): Promise<UmbraEvent[]>;
+  /** One page of events matching the query, newest first, with the cursor of the next page. */
+  page(q: EventQuery): Promise<EventPage>;
+  /** A summary of the events matching the query's filter. */
+  summarize<Q extends SummaryQuery>(q: Q): Promise<SummaryRows[Q['kind']]>;
   /** Number of dead letters stored. */
   countDeadLetters(): Promise<number>;
   /** The latest dead letters, newest first. */
@@ -80,7 +185,36 @@ export interface EventStore {
   close(): Promise<void>;
 }
 
+/** A query the store cannot answer as asked (a cursor from another store); the API answers 400 naming `param`. */
+export class InvalidQueryError extends Error {
+  override readonly name = 'InvalidQueryError';
+  constructor(readonly param: string, message: string) {
+    super(message);
+  }
+}
+
 export function clampLimit(limit: number | undefined): number {
   if (limit === undefined || !Number.isFinite(limit) || limit < 1) return DEFAULT_QUERY_LIMIT;
   return Math.min(Math.floor(limit), MAX_QUERY_LIMIT);
+}
+
+/** Start of the UTC bucket of `intervalMs` holding `ms` (floor, also before 1970). */
+export function bucketStart(ms: number, intervalMs: number): number {
+  return ms - (((ms % intervalMs) + intervalMs) % intervalMs);
+}
+
+/**
+ * Caps the keys of one timeline bucket at MAX_TIMELINE_SPLIT_KEYS: the keys
+ * with most events (ties: key order) stay, the rest add up under OTHER_KEY.
+ */
+export function capSplit(by: Map<string, number>): Record<string, number> {
+  const entries = [...by].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+  const out: Record<string, number> = {};
+  let other = 0;
+  entries.forEach(([k, n], i) => {
+    if (i < MAX_TIMELINE_SPLIT_KEYS) out[k] = (out[k] ?? 0) + n;
+    else other += n;
+  });
+  if (other > 0) out[OTHER_KEY] = (out[OTHER_KEY] ?? 0) + other;
+  return out;
 }

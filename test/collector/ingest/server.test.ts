@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { createGzip, gzipSync } from 'node:zlib';
 import { startCollector, type RunningCollector } from '../../../collector/ingest/server.js';
 import { SqliteStore } from '../../../collector/store/sqlite.js';
-import type { DeadLetter, EventStore, InsertResult, StoredEvent } from '../../../collector/store/store.js';
+import type { DeadLetter, EventStore, InsertResult, StoredEvent, SummaryQuery } from '../../../collector/store/store.js';
 import { ADMIN_TOKEN, AGENT, AGENT_TOKEN, call, makeEvent, ndjson, OTHER_AGENT, OTHER_TOKEN, tempDirWithCert, testConfig, type TempDir } from '../helpers.js';
 
 describe('collector ingest (HTTPS, SQLite)', function () {
@@ -246,6 +246,8 @@ class ControlledStore implements EventStore {
   }
   count() { return this.inner.count(); }
   query(q: Parameters<EventStore['query']>[0]) { return this.inner.query(q); }
+  page(q: Parameters<EventStore['page']>[0]) { return this.inner.page(q); }
+  summarize<Q extends SummaryQuery>(q: Q) { return this.inner.summarize(q); }
   countDeadLetters() { return this.inner.countDeadLetters(); }
   deadLetters(n?: number) { return this.inner.deadLetters(n); }
   close() { return this.inner.close(); }
