@@ -58,6 +58,17 @@ export interface Limits {
   maxInflightBatches: number;
 }
 
+/**
+ * `collector.metrics`: Prometheus `GET /metrics` on the HTTPS listener. A scrape
+ * needs a bearer token: one of `tokens` (given like admin tokens; they open
+ * /metrics only, not the query API) or an admin token.
+ */
+export interface MetricsConfig {
+  /** Default true; false: /metrics answers 404. */
+  enabled: boolean;
+  tokens: Credential[];
+}
+
 export interface TlsConfig {
   certFile: string;
   keyFile: string;
@@ -95,6 +106,7 @@ export interface UmbraConfig {
     agents: Credential[];
     adminTokens: Credential[];
     limits: Limits;
+    metrics: MetricsConfig;
   };
   store: StoreConfig;
   signatures: { extraDirs: string[]; status: Record<string, string> };
@@ -154,6 +166,22 @@ export const CONFIG_SCHEMA = {
             additionalProperties: false,
             required: ['name'],
             properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, ...TOKEN_SOURCE },
+          },
+        },
+        metrics: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            enabled: { type: 'boolean' },
+            tokens: {
+              type: 'array',
+              items: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['name'],
+                properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, ...TOKEN_SOURCE },
+              },
+            },
           },
         },
         limits: {
@@ -373,10 +401,15 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
     const c = credential(a, `/collector/admin_tokens/${i}`, a.name);
     if (c) adminTokens.push(c);
   });
-  const all = [...agents, ...adminTokens];
+  const metricsTokens: Credential[] = [];
+  (col.metrics?.tokens ?? []).forEach((a, i) => {
+    const c = credential(a, `/collector/metrics/tokens/${i}`, a.name);
+    if (c) metricsTokens.push(c);
+  });
+  const all = [...agents, ...adminTokens, ...metricsTokens];
   for (let i = 0; i < all.length; i++) {
     for (let j = i + 1; j < all.length; j++) {
-      if (all[i]!.tokenSha256.equals(all[j]!.tokenSha256)) problems.push(`/collector: '${all[i]!.id}' and '${all[j]!.id}' have the same token; each agent and admin needs its own`);
+      if (all[i]!.tokenSha256.equals(all[j]!.tokenSha256)) problems.push(`/collector: '${all[i]!.id}' and '${all[j]!.id}' have the same token; each agent, admin and metrics scraper needs its own`);
     }
   }
 
@@ -465,6 +498,7 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
       agents,
       adminTokens,
       limits,
+      metrics: { enabled: col.metrics?.enabled ?? true, tokens: metricsTokens },
     },
     store,
     signatures: { extraDirs: (r.signatures?.extra_dirs ?? []).map(path), status: { ...(r.signatures?.status ?? {}) } },
@@ -492,6 +526,7 @@ interface RawConfig {
     tls: { cert_file: string; key_file: string; client_ca_file?: string };
     agents?: (RawCredential & { id: string })[];
     admin_tokens?: (RawCredential & { name: string })[];
+    metrics?: { enabled?: boolean; tokens?: (RawCredential & { name: string })[] };
     limits?: { max_body_bytes?: number; max_decoded_bytes?: number; max_line_bytes?: number; max_batch_events?: number; max_inflight_batches?: number };
   };
   store?: { type?: 'sqlite' | 'elasticsearch'; sqlite?: { path?: string; synchronous?: 'full' | 'normal' }; elasticsearch?: RawElasticsearch };

@@ -1,6 +1,7 @@
 // The collector's HTTPS server: agent ingest (`POST /api/v1/events`, the wire
-// protocol in HELPER-BRIEF.md), health, and the token-protected query API
-// (collector/api/query.ts).
+// protocol in HELPER-BRIEF.md), health, the token-protected query API
+// (collector/api/query.ts) and Prometheus metrics (`GET /metrics`, a metrics or
+// admin token; collector/metrics.ts).
 // The order of checks on ingest is the order of cost: token (401, body unread),
 // encoding (415), declared size (413), load (429), then the body is read with a
 // byte cap, gunzipped with a cap on the output (a gzip bomb stops there, 413),
@@ -20,6 +21,7 @@ import type { UmbraConfig } from '../config.js';
 import { openStore } from '../store/open.js';
 import type { EventStore } from '../store/store.js';
 import { answerQuery, isQueryPath } from '../api/query.js';
+import { CollectorMetrics, METRICS_PATH } from '../metrics.js';
 import { decodeBatch } from './batch.js';
 
 /** Seconds an agent is told to wait after a 429 (too many batches in flight). */
@@ -65,6 +67,8 @@ export interface RunningCollector {
   store: EventStore;
   server: Server;
   stats: IngestStats;
+  /** The Prometheus metrics (null when collector.metrics.enabled is false). */
+  metrics: CollectorMetrics | null;
   /** Stops accepting, lets in-flight batches finish (SHUTDOWN_GRACE_MS at most), closes the store if it opened it. */
   close(): Promise<void>;
 }
@@ -89,11 +93,13 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
   const store = opts.store ?? (await openStore(config));
   const agents = new TokenTable(c.agents);
   const admins = new TokenTable(c.adminTokens);
+  const scrapers = new TokenTable(c.metrics.tokens);
   const limits = c.limits;
   const stats: IngestStats = { batches: 0, accepted: 0, duplicates: 0, deadLettered: 0, refused: {}, storeFailures: 0 };
   let inflight = 0;
   let closing = false;
   let idle: (() => void) | null = null;
+  const metrics = c.metrics.enabled ? new CollectorMetrics({ agents: c.agents.map((a) => a.id), inflight: () => inflight, store }) : null;
 
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string | number> = {}): void => {
     if (res.headersSent || res.destroyed) return;
@@ -105,6 +111,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
   /** Refuses before or while reading the body: the connection is closed after the answer, the rest of the body is not read. */
   const refuse = (res: ServerResponse, status: number, error: string, headers: Record<string, string | number> = {}): void => {
     stats.refused[status] = (stats.refused[status] ?? 0) + 1;
+    metrics?.onRefused(status);
     res.shouldKeepAlive = false;
     send(res, status, { error }, { Connection: 'close', ...headers });
   };
@@ -141,18 +148,22 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
       const batch = decodeBatch(body, agentId, limits, receivedAt);
       if ('tooLarge' in batch) return refuse(res, 413, batch.tooLarge);
       let result;
+      const t0 = performance.now();
       try {
         result = await store.insertBatch(batch.events, batch.deadLetters);
       } catch (e) {
         stats.storeFailures++;
         log(`store failed, batch from ${agentId} refused (503): ${(e as Error).message}`);
         stats.refused[503] = (stats.refused[503] ?? 0) + 1;
+        metrics?.onStoreFailure();
+        metrics?.onRefused(503);
         return send(res, 503, { error: 'store unavailable' }, { 'Retry-After': RETRY_AFTER_UNAVAILABLE_S });
       }
       stats.batches++;
       stats.accepted += result.accepted;
       stats.duplicates += result.duplicates;
       stats.deadLettered += batch.deadLetters.length;
+      metrics?.onBatch(agentId, result.accepted, result.duplicates, batch.deadLetters.map((d) => d.reason), raw.length, (performance.now() - t0) / 1000);
       if (batch.deadLetters.length) log(`${batch.deadLetters.length} dead-lettered line(s) from ${agentId}, first: ${batch.deadLetters[0]!.reason} ${batch.deadLetters[0]!.detail}`);
       send(res, 200, { accepted: result.accepted, duplicates: result.duplicates, dead_lettered: batch.deadLetters.length });
     } finally {
@@ -166,12 +177,21 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
     const path = url.pathname;
     if (path === INGEST_PATH && req.method === 'POST') return ingest(req, res);
     if (path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) return send(res, closing ? 503 : 200, { status: closing ? 'closing' : 'ok' });
+    if (path === METRICS_PATH && metrics && (req.method === 'GET' || req.method === 'HEAD')) {
+      const token = bearerToken(req.headers.authorization);
+      if (scrapers.lookup(token) === null && admins.lookup(token) === null) return refuse(res, 401, 'missing or unknown metrics token', { 'WWW-Authenticate': 'Bearer' });
+      const { contentType, text } = await metrics.scrape();
+      if (res.headersSent || res.destroyed) return;
+      res.writeHead(200, { 'Content-Type': contentType, 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store' });
+      res.end(req.method === 'HEAD' ? undefined : text);
+      return;
+    }
     if (req.method === 'GET' && isQueryPath(path)) {
       if (admins.lookup(bearerToken(req.headers.authorization)) === null) return refuse(res, 401, 'missing or unknown admin token', { 'WWW-Authenticate': 'Bearer' });
       const answer = await answerQuery(path, url.searchParams, store);
       if (answer) return send(res, answer.status, answer.body);
     }
-    if (path === INGEST_PATH || path === HEALTH_PATH || isQueryPath(path)) return refuse(res, 405, `method ${req.method} not allowed`);
+    if (path === INGEST_PATH || path === HEALTH_PATH || isQueryPath(path) || (path === METRICS_PATH && metrics)) return refuse(res, 405, `method ${req.method} not allowed`);
     return refuse(res, 404, 'not found');
   };
 
@@ -221,7 +241,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
       if (ownStore) await store.close();
     })());
 
-  return { url, port, store, server, stats, close };
+  return { url, port, store, server, stats, metrics, close };
 }
 
 /** The request body, at most `max` bytes; 'too_large' as soon as it goes past (the rest is not read). */

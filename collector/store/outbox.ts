@@ -271,6 +271,20 @@ export class OutboxStore implements EventStore {
     return { ...this.st };
   }
 
+  /**
+   * `@timestamp` (ms since the epoch) of the first event of the oldest row, the
+   * one waiting longest; null when the outbox is empty. Read-only (metrics).
+   */
+  oldestPendingTimestampMs(): number | null {
+    if (this.closed || this.st.pending === 0) return null;
+    const r = this.db.prepare(
+      `SELECT json_extract(substr(docs, 1, CASE instr(docs, char(10)) WHEN 0 THEN length(docs) ELSE instr(docs, char(10)) - 1 END), '$."@timestamp"') AS ts
+       FROM outbox ORDER BY seq LIMIT 1`,
+    ).get() as { ts: unknown } | undefined;
+    const ms = typeof r?.ts === 'string' ? Date.parse(r.ts) : NaN;
+    return Number.isFinite(ms) ? ms : null;
+  }
+
   /** Resolves once the outbox is empty and Elasticsearch refreshed (or rejects after timeoutMs). */
   async flush(timeoutMs = 60_000): Promise<void> {
     if (this.st.pending > 0) {

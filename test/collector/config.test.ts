@@ -113,6 +113,17 @@ describe('collector config (umbra.yaml)', () => {
     expect(errorOf(write(minimal('signatures: {status: {openai-chatgpt: allowed}}\n')))).to.match(/\/signatures\/status\/openai-chatgpt: must be one of sanctioned, monitored, unsanctioned$/);
   });
 
+  it('collector.metrics: enabled by default with no token of its own; tokens like admin tokens, each distinct', () => {
+    const d = loadConfig(write(minimal()), { env: {} });
+    expect(d.collector.metrics).to.deep.equal({ enabled: true, tokens: [] });
+    const c = loadConfig(write(minimal('  metrics:\n    enabled: false\n    tokens:\n      - {name: prom, token_env: PROM_TOKEN}\n')), { env: { PROM_TOKEN: 'scrape-me' } });
+    expect(c.collector.metrics.enabled).to.equal(false);
+    expect(c.collector.metrics.tokens.map((t) => [t.id, t.tokenSha256.toString('hex'), t.origin])).to.deep.equal([['prom', hashToken('scrape-me').toString('hex'), 'token_env: PROM_TOKEN']]);
+    expect(errorOf(write(minimal(`  metrics: {tokens: [{name: prom, token_sha256: ${SHA}}]}\n`)))).to.match(/'gw1' and 'prom' have the same token/);
+    expect(errorOf(write(minimal('  metrics: {tokens: [{name: prom}]}\n')))).to.match(/\/collector\/metrics\/tokens\/0: needs one of token_sha256, token_file, token_env$/);
+    expect(errorOf(write(minimal('  metrics: {enable: true}\n')))).to.match(/\/collector\/metrics\/enable: unknown key$/);
+  });
+
   it('deploy/umbra.example.yaml is valid and documents every option of the schema', () => {
     const c = loadConfig(EXAMPLE, { env: { UMBRA_ADMIN_TOKEN: 'x' } });
     expect(c.collector.agents.map((a) => a.id)).to.deep.equal(['gw-paris-1']);
