@@ -506,7 +506,7 @@ describe('deploy/systemd privilege sets, live (root only)', function () {
     const hit = stored.find((e) => e.event.action === 'dns-query' && e.destination?.domain === 'chatgpt.com');
     expect(hit, `events: ${JSON.stringify(stored.map((e) => [e.event.action, e.destination?.domain]))}\n${agent!.err()}\n${collector!.err()}`).to.not.equal(undefined);
     expect(hit!.source.ip).to.equal(C4);
-    expect(hit!.observer.id).to.equal(AGENT);
+    expect(hit!.observer?.id).to.equal(AGENT);
     expect(hit!.umbra?.service?.id).to.equal('openai-chatgpt');
     expect(agentCode, agent!.err()).to.equal(0);
   });
