@@ -1,0 +1,110 @@
+// The SQLite store's query side directly: migration 2 on a version-1 file
+// (columns backfilled from the documents), bucket math below zero, the cap on
+// keys per timeline bucket, and the indexes the queries use.
+import { expect } from 'chai';
+import Database from 'better-sqlite3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MIGRATIONS } from '../../../collector/store/sqlite-migrations.js';
+import { SqliteStore } from '../../../collector/store/sqlite.js';
+import { bucketStart, capSplit, type StoredEvent } from '../../../collector/store/store.js';
+import { AGENT, makeEvent } from '../helpers.js';
+
+function stored(seq: number, over: Parameters<typeof makeEvent>[1] & { category?: string; user?: unknown } = {}): StoredEvent {
+  const e = makeEvent(seq, over) as any;
+  if (over.category !== undefined) e.umbra.service.category = over.category;
+  if (over.user !== undefined) e.user = { name: over.user };
+  return { event: e, agentId: AGENT, timestampMs: Date.parse(e['@timestamp']) };
+}
+
+describe('SQLite store: query side', () => {
+  let dir: string;
+  beforeEach(() => { dir = mkdtempSync(join(tmpdir(), 'umbra-sqlite-query-')); });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('migration 2 on a version-1 file fills category and user_name from the documents (text values only)', async () => {
+    const path = join(dir, 'v1.sqlite');
+    const db = new Database(path);
+    db.exec(MIGRATIONS[0]!.sql);
+    db.pragma('user_version = 1');
+    const ins = db.prepare('INSERT INTO events (id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, received_ms, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)');
+    const rows: [number, unknown, string | null][] = [[1, 'alice', 'chat-assistant'], [2, null, 'coding-assistant'], [3, 42, 'chat-assistant'], [4, 'bob', null]];
+    for (const [seq, user, category] of rows) {
+      const e = makeEvent(seq) as any;
+      if (user !== null) e.user = { name: user };
+      if (category === null) delete e.umbra;
+      else e.umbra.service.category = category;
+      ins.run(e.event.id, Date.parse(e['@timestamp']), AGENT, e.event.action, e.source.ip, e.destination.domain, e.umbra?.service?.id ?? null, 0, JSON.stringify(e));
+    }
+    db.close();
+    const s = SqliteStore.open(path);
+    expect(s.migrationsApplied).to.deep.equal([2]);
+    await s.close();
+    const check = new Database(path, { readonly: true });
+    expect(check.prepare('SELECT id, category, user_name FROM events ORDER BY rowid').all()).to.deep.equal([
+      { id: `${AGENT}:1`, category: 'chat-assistant', user_name: 'alice' },
+      { id: `${AGENT}:2`, category: 'coding-assistant', user_name: null },
+      { id: `${AGENT}:3`, category: 'chat-assistant', user_name: null }, // a number is not a user name
+      { id: `${AGENT}:4`, category: null, user_name: 'bob' },
+    ]);
+    check.close();
+    const again = SqliteStore.open(path);
+    const idsOf = async (f: object): Promise<string[]> => (await again.page(f)).events.map((e) => e.event.id!);
+    expect(await idsOf({ category: 'chat-assistant' })).to.deep.equal([`${AGENT}:3`, `${AGENT}:1`]);
+    expect(await idsOf({ user: 'bob' })).to.deep.equal([`${AGENT}:4`]);
+    // New rows get the columns at insert.
+    await again.insertBatch([stored(5, { category: 'coding-assistant', user: 'carol' }), stored(6, { user: 7 })], []);
+    expect(await idsOf({ category: 'coding-assistant' })).to.deep.equal([`${AGENT}:5`, `${AGENT}:2`]);
+    expect(await idsOf({ user: 'carol' })).to.deep.equal([`${AGENT}:5`]);
+    await again.close();
+  });
+
+  it('buckets are floor multiples of the interval, also before 1970', async () => {
+    expect(bucketStart(0, 300_000)).to.equal(0);
+    expect(bucketStart(299_999, 300_000)).to.equal(0);
+    expect(bucketStart(300_000, 300_000)).to.equal(300_000);
+    expect(bucketStart(-1, 300_000)).to.equal(-300_000);
+    expect(bucketStart(-300_000, 300_000)).to.equal(-300_000);
+    expect(bucketStart(-300_001, 300_000)).to.equal(-600_000);
+    const s = SqliteStore.open(join(dir, 'old.sqlite'));
+    await s.insertBatch([
+      stored(1, { ts: '1969-12-31T23:59:59.999Z' }), stored(2, { ts: '1969-12-31T23:55:00.000Z' }), stored(3, { ts: '1969-12-31T23:54:59.999Z' }),
+      stored(4, { ts: '1970-01-01T00:00:00.000Z' }), stored(5, { ts: '1970-01-01T00:04:59.999Z' }),
+    ], []);
+    expect(await s.summarize({ kind: 'timeline', filter: {}, intervalMs: 300_000 })).to.deep.equal([
+      { startMs: -600_000, events: 1 }, { startMs: -300_000, events: 2 }, { startMs: 0, events: 2 },
+    ]);
+    await s.close();
+  });
+
+  it('a timeline bucket counts at most 50 keys; the rest add up under (other)', async () => {
+    // k01: 3 events; k02 … k53: 1 each. Kept: k01 and k02 … k50 (ties in key order); k51, k52, k53 → (other) = 3.
+    const events: StoredEvent[] = [];
+    let seq = 0;
+    for (let k = 1; k <= 53; k++) {
+      for (let n = 0; n < (k === 1 ? 3 : 1); n++) events.push(stored(++seq, { service: `k${String(k).padStart(2, '0')}`, ts: '2026-11-25T12:00:00.000Z' }));
+    }
+    const s = SqliteStore.open(join(dir, 'many.sqlite'));
+    await s.insertBatch(events, []);
+    const [bucket, ...rest] = await s.summarize({ kind: 'timeline', filter: {}, intervalMs: 3_600_000, split: 'service' });
+    expect(rest).to.deep.equal([]);
+    expect(bucket!.events).to.equal(55);
+    const expected: Record<string, number> = { k01: 3, '(other)': 3 };
+    for (let k = 2; k <= 50; k++) expected[`k${String(k).padStart(2, '0')}`] = 1;
+    expect(bucket!.by).to.deep.equal(expected);
+    expect(capSplit(new Map([['a', 1]]))).to.deep.equal({ a: 1 });
+    await s.close();
+  });
+
+  it('filters and summaries read through indexes (no full scan of events where an index serves)', () => {
+    const db = new Database(':memory:');
+    for (const m of MIGRATIONS) db.exec(m.sql);
+    const plan = (sql: string, ...args: unknown[]): string => (db.prepare(`EXPLAIN QUERY PLAN ${sql}`).all(...args) as { detail: string }[]).map((r) => r.detail).join(' | ');
+    expect(plan('SELECT doc FROM events WHERE user_name = ? ORDER BY ts_ms DESC, rowid DESC LIMIT 10', 'a')).to.match(/USING INDEX events_user/);
+    expect(plan('SELECT doc FROM events WHERE category = ? ORDER BY ts_ms DESC, rowid DESC LIMIT 10', 'a')).to.match(/USING INDEX events_category/);
+    expect(plan('SELECT doc FROM events WHERE ts_ms <= ? AND (ts_ms < ? OR rowid < ?) ORDER BY ts_ms DESC, rowid DESC LIMIT 10', 1, 1, 1)).to.match(/SEARCH events USING INDEX events_ts \(ts_ms<\?\)/);
+    expect(plan('SELECT category, count(*) FROM events WHERE category IS NOT NULL GROUP BY category')).to.match(/COVERING INDEX events_category/);
+    db.close();
+  });
+});
