@@ -1,65 +1,11 @@
 // The query API over real HTTPS against a real collector on SQLite (its worker
-// thread), with a hand-made set of 18 events whose expected answers are worked
-// out by hand below (the table), not by the code under test.
+// thread), with the hand-made set of 18 events of query-fixture.ts whose
+// expected answers are worked out by hand there (the table), not by the code under test.
 import { expect } from 'chai';
 import { rmSync } from 'node:fs';
 import { startCollector, type RunningCollector } from '../../../collector/ingest/server.js';
-import { ADMIN_TOKEN, AGENT, AGENT_TOKEN, call, makeEvent, ndjson, OTHER_AGENT, OTHER_TOKEN, tempDirWithCert, testConfig, type TempDir } from '../helpers.js';
-
-const SVC = {
-  chatgpt: { id: 'openai-chatgpt', name: 'ChatGPT', vendor: 'OpenAI', category: 'chat-assistant' },
-  claude: { id: 'anthropic-claude', name: 'Claude', vendor: 'Anthropic', category: 'chat-assistant' },
-  copilot: { id: 'github-copilot', name: 'GitHub Copilot', vendor: 'GitHub', category: 'coding-assistant' },
-} as const;
-type Svc = keyof typeof SVC | null;
-
-function ev(seq: number, agent: string, ts: string, src: string, user: string | null, svc: Svc, action: string, domain: string): unknown {
-  const e = makeEvent(seq, { agent, ts, sourceIp: src, domain }) as any;
-  e.event.action = action;
-  if (svc) e.umbra.service = { ...SVC[svc] };
-  else delete e.umbra;
-  if (user) e.user = { name: user };
-  if (src.includes(':')) e.network.type = 'ipv6';
-  return e;
-}
-
-const G1 = AGENT; // gw-test-1
-const G2 = OTHER_AGENT; // gw-test-2
-const D = '2026-11-25T';
-const N = '2026-11-26T';
-
-// #   agent ts (UTC)            source       user   service  category   action            domain
-// 1   G1  25 11:59:59.999       10.0.0.1     alice  chatgpt  chat       tls-client-hello  chatgpt.com
-// 2   G1  25 12:00:00.000       10.0.0.1     alice  chatgpt  chat       dns-query         chatgpt.com
-// 3   G1  25 12:04:59.999       10.0.0.2     bob    claude   chat       tls-client-hello  claude.ai
-// 4   G1  25 12:05:00.000       10.0.0.2     -      claude   chat       quic-initial      claude.ai
-// 5   G1  25 12:05:00.000       10.0.0.3     -      copilot  coding     tls-client-hello  api.githubcopilot.com
-// 10  G1  26 00:00:00.000       10.0.0.2     bob    claude   chat       tls-client-hello  api.anthropic.com
-// 11  G1  25 11:00:00.000       10.0.0.3     -      -        -          dns-answer        notchatgpt.com   (12:00+01:00)
-// 12-18 G1 25 14:00:00.000      10.0.0.5     -      copilot  coding     tls-client-hello  api.githubcopilot.com
-// 6   G2  25 12:59:59.999       10.0.0.1     alice  copilot  coding     http-request      copilot-proxy.githubusercontent.com
-// 7   G2  25 13:00:00.000       10.0.0.4     -      -        -          dns-query         example.org
-// 8   G2  25 23:59:59.999       10.0.0.1     carol  chatgpt  chat       tls-client-hello  ab.chatgpt.com
-// 9   G2  26 00:00:00.000       2001:db8::1  dave   chatgpt  chat       quic-initial      chatgpt.com
-// G1's batch is stored first, then G2's: among equal times the later stored comes first (9 before 10, 5 before 4, 18 … 12).
-const BATCH_G1 = [
-  ev(1, G1, `${D}11:59:59.999Z`, '10.0.0.1', 'alice', 'chatgpt', 'tls-client-hello', 'chatgpt.com'),
-  ev(2, G1, `${D}12:00:00.000Z`, '10.0.0.1', 'alice', 'chatgpt', 'dns-query', 'chatgpt.com'),
-  ev(3, G1, `${D}12:04:59.999Z`, '10.0.0.2', 'bob', 'claude', 'tls-client-hello', 'claude.ai'),
-  ev(4, G1, `${D}12:05:00.000Z`, '10.0.0.2', null, 'claude', 'quic-initial', 'claude.ai'),
-  ev(5, G1, `${D}12:05:00.000Z`, '10.0.0.3', null, 'copilot', 'tls-client-hello', 'api.githubcopilot.com'),
-  ev(10, G1, `${N}00:00:00.000Z`, '10.0.0.2', 'bob', 'claude', 'tls-client-hello', 'api.anthropic.com'),
-  ev(11, G1, `${D}12:00:00.000+01:00`, '10.0.0.3', null, null, 'dns-answer', 'notchatgpt.com'),
-  ...[12, 13, 14, 15, 16, 17, 18].map((s) => ev(s, G1, `${D}14:00:00.000Z`, '10.0.0.5', null, 'copilot', 'tls-client-hello', 'api.githubcopilot.com')),
-];
-const BATCH_G2 = [
-  ev(6, G2, `${D}12:59:59.999Z`, '10.0.0.1', 'alice', 'copilot', 'http-request', 'copilot-proxy.githubusercontent.com'),
-  ev(7, G2, `${D}13:00:00.000Z`, '10.0.0.4', null, null, 'dns-query', 'example.org'),
-  ev(8, G2, `${D}23:59:59.999Z`, '10.0.0.1', 'carol', 'chatgpt', 'tls-client-hello', 'ab.chatgpt.com'),
-  ev(9, G2, `${N}00:00:00.000Z`, '2001:db8::1', 'dave', 'chatgpt', 'quic-initial', 'chatgpt.com'),
-];
-/** All 18, newest first, as `<agent>:<seq>` shortened to `1:<seq>` / `2:<seq>`. */
-const ALL = ['2:9', '1:10', '2:8', '1:18', '1:17', '1:16', '1:15', '1:14', '1:13', '1:12', '2:7', '2:6', '1:5', '1:4', '1:3', '1:2', '1:1', '1:11'];
+import { ADMIN_TOKEN, AGENT_TOKEN, call, ndjson, OTHER_TOKEN, tempDirWithCert, testConfig, type TempDir } from '../helpers.js';
+import { ALL, BATCH_G1, BATCH_G2, CATEGORIES, D, ev, FILTER_CASES, G1, G2, N, SERVICES, short, SOURCES, TIMELINE_1H, TIMELINE_1H_QS } from './query-fixture.js';
 
 describe('query API (HTTPS, SQLite): filters, pages, summaries', function () {
   this.timeout(60_000);
@@ -73,7 +19,6 @@ describe('query API (HTTPS, SQLite): filters, pages, summaries', function () {
     expect(r.status, `${path}: ${r.body}`).to.equal(200);
     return r.json;
   };
-  const short = (id: string): string => `${id.startsWith(G1 + ':') ? 1 : 2}:${id.split(':').pop()}`;
   const ids = async (qs: string): Promise<string[]> => {
     const j = await ok(`/api/v1/events${qs}`);
     expect(j.count).to.equal(j.events.length);
@@ -107,29 +52,7 @@ describe('query API (HTTPS, SQLite): filters, pages, summaries', function () {
   });
 
   it('events: every filter, alone and combined', async () => {
-    expect(await ids('?service=anthropic-claude')).to.deep.equal(['1:10', '1:4', '1:3']);
-    expect(await ids('?category=coding-assistant')).to.deep.equal(['1:18', '1:17', '1:16', '1:15', '1:14', '1:13', '1:12', '2:6', '1:5']);
-    expect(await ids('?source_ip=10.0.0.1')).to.deep.equal(['2:8', '2:6', '1:2', '1:1']);
-    expect(await ids('?source_ip=2001:db8::1')).to.deep.equal(['2:9']);
-    expect(await ids('?user=alice')).to.deep.equal(['2:6', '1:2', '1:1']);
-    expect(await ids('?user=bob')).to.deep.equal(['1:10', '1:3']);
-    expect(await ids('?user=nobody')).to.deep.equal([]);
-    expect(await ids('?action=quic-initial')).to.deep.equal(['2:9', '1:4']);
-    expect(await ids('?action=dns-query')).to.deep.equal(['2:7', '1:2']);
-    expect(await ids('?domain=chatgpt.com')).to.deep.equal(['2:9', '1:2', '1:1']);
-    // The name itself and names under it; notchatgpt.com is neither.
-    expect(await ids('?domain_suffix=chatgpt.com')).to.deep.equal(['2:9', '2:8', '1:2', '1:1']);
-    expect(await ids('?domain_suffix=githubusercontent.com')).to.deep.equal(['2:6']);
-    expect(await ids('?domain_suffix=com&limit=1000')).to.deep.equal(ALL.filter((i) => !['1:3', '1:4', '2:7'].includes(i)));
-    expect(await ids(`?agent=${G2}`)).to.deep.equal(['2:9', '2:8', '2:7', '2:6']);
-    // since inclusive, until exclusive; ISO with a zone or milliseconds.
-    expect(await ids('?since=2026-11-25T12:00:00Z&until=2026-11-25T12:05:00Z')).to.deep.equal(['1:3', '1:2']);
-    expect(await ids('?since=2026-11-25T13:05:00%2B01:00&until=2026-11-25T12:05:00.001Z')).to.deep.equal(['1:5', '1:4']);
-    expect(await ids(`?since=${Date.UTC(2026, 10, 26)}`)).to.deep.equal(['2:9', '1:10']);
-    expect(await ids('?since=2026-11-26')).to.deep.equal(['2:9', '1:10']);
-    expect(await ids(`?user=alice&agent=${G1}`)).to.deep.equal(['1:2', '1:1']);
-    expect(await ids('?category=chat-assistant&source_ip=10.0.0.1&until=2026-11-25T23:59:59.999Z')).to.deep.equal(['1:2', '1:1']);
-    expect(await ids('?limit=2')).to.deep.equal(['2:9', '1:10']);
+    for (const [qs, want] of FILTER_CASES) expect(await ids(`?${qs}`), qs).to.deep.equal(want);
   });
 
   it('events: pages through everything by next_cursor without gaps or repeats, also with a filter and while new events arrive', async () => {
@@ -185,11 +108,7 @@ describe('query API (HTTPS, SQLite): filters, pages, summaries', function () {
     expect(j).to.deep.equal({
       limit: 10,
       count: 3,
-      services: [
-        { id: 'github-copilot', name: 'GitHub Copilot', vendor: 'GitHub', category: 'coding-assistant', events: 9, sources: 3, first_seen: `${D}12:05:00.000Z`, last_seen: `${D}14:00:00.000Z` },
-        { id: 'openai-chatgpt', name: 'ChatGPT', vendor: 'OpenAI', category: 'chat-assistant', events: 4, sources: 2, first_seen: `${D}11:59:59.999Z`, last_seen: `${N}00:00:00.000Z` },
-        { id: 'anthropic-claude', name: 'Claude', vendor: 'Anthropic', category: 'chat-assistant', events: 3, sources: 1, first_seen: `${D}12:04:59.999Z`, last_seen: `${N}00:00:00.000Z` },
-      ],
+      services: SERVICES,
     });
     const two = await ok('/api/v1/summary/services?limit=2');
     expect(two.services.map((s: any) => s.id)).to.deep.equal(['github-copilot', 'openai-chatgpt']);
@@ -208,24 +127,14 @@ describe('query API (HTTPS, SQLite): filters, pages, summaries', function () {
   it('summary/sources: top source addresses with their users, events, distinct services', async () => {
     const j = await ok('/api/v1/summary/sources');
     expect(j.count).to.equal(6);
-    expect(j.sources).to.deep.equal([
-      { source_ip: '10.0.0.5', users: [], events: 7, services: 1, first_seen: `${D}14:00:00.000Z`, last_seen: `${D}14:00:00.000Z` },
-      { source_ip: '10.0.0.1', users: ['alice', 'carol'], events: 4, services: 2, first_seen: `${D}11:59:59.999Z`, last_seen: `${D}23:59:59.999Z` },
-      { source_ip: '10.0.0.2', users: ['bob'], events: 3, services: 1, first_seen: `${D}12:04:59.999Z`, last_seen: `${N}00:00:00.000Z` },
-      { source_ip: '10.0.0.3', users: [], events: 2, services: 1, first_seen: `${D}11:00:00.000Z`, last_seen: `${D}12:05:00.000Z` },
-      { source_ip: '10.0.0.4', users: [], events: 1, services: 0, first_seen: `${D}13:00:00.000Z`, last_seen: `${D}13:00:00.000Z` },
-      { source_ip: '2001:db8::1', users: ['dave'], events: 1, services: 1, first_seen: `${N}00:00:00.000Z`, last_seen: `${N}00:00:00.000Z` },
-    ]);
+    expect(j.sources).to.deep.equal(SOURCES);
     const chat = await ok('/api/v1/summary/sources?category=chat-assistant&limit=2');
     expect(chat.sources.map((s: any) => [s.source_ip, s.events, s.users])).to.deep.equal([['10.0.0.1', 3, ['alice', 'carol']], ['10.0.0.2', 3, ['bob']]]);
   });
 
   it('summary/categories: events, distinct services and sources per category', async () => {
     const j = await ok('/api/v1/summary/categories');
-    expect(j.categories).to.deep.equal([
-      { category: 'coding-assistant', events: 9, services: 1, sources: 3, first_seen: `${D}12:05:00.000Z`, last_seen: `${D}14:00:00.000Z` },
-      { category: 'chat-assistant', events: 7, services: 2, sources: 3, first_seen: `${D}11:59:59.999Z`, last_seen: `${N}00:00:00.000Z` },
-    ]);
+    expect(j.categories).to.deep.equal(CATEGORIES);
     expect((await ok('/api/v1/summary/categories?domain_suffix=chatgpt.com')).categories.map((r: any) => [r.category, r.events])).to.deep.equal([['chat-assistant', 4]]);
   });
 
@@ -240,14 +149,7 @@ describe('query API (HTTPS, SQLite): filters, pages, summaries', function () {
         { start: `${D}14:00:00.000Z`, events: 7 }, // 12-18
       ],
     });
-    const s = await ok('/api/v1/summary/timeline?interval=1h&since=2026-11-25T11:00:00Z&until=2026-11-25T15:00:00Z&split=service');
-    expect(s.split).to.equal('service');
-    expect(s.buckets.map((b: any) => b.by)).to.deep.equal([
-      { '(none)': 1, 'openai-chatgpt': 1 },
-      { 'openai-chatgpt': 1, 'anthropic-claude': 2, 'github-copilot': 2 },
-      { '(none)': 1 },
-      { 'github-copilot': 7 },
-    ]);
+    expect(await ok(`/api/v1/summary/timeline?${TIMELINE_1H_QS}`)).to.deep.equal(TIMELINE_1H);
     const m = await ok('/api/v1/summary/timeline?interval=5m&since=2026-11-25T11:55:00Z&until=2026-11-25T12:10:00Z');
     expect(m.buckets).to.deep.equal([
       { start: `${D}11:55:00.000Z`, events: 1 }, // 1 at 11:59:59.999
