@@ -223,7 +223,7 @@ describe('deploy/systemd unit files', function () {
     expect(under(example.store.sqlite.path, stateDir), 'store.sqlite.path under data_dir').to.equal(true);
     expect(under(checkCommand(one(collector, 'Service', 'ExecStart'), helps).get('--config') as string, confDir)).to.equal(true);
     const read = [example.collector.tls.cert_file, example.collector.tls.key_file, ...example.signatures.extra_dirs,
-      ...[...example.collector.agents, ...example.collector.admin_tokens].flatMap((t: Record<string, string>) => (t.token_file ? [t.token_file] : []))];
+      ...[...example.collector.agents, ...example.collector.admin_tokens, ...(example.collector.metrics?.tokens ?? [])].flatMap((t: Record<string, string>) => (t.token_file ? [t.token_file] : []))];
     expect(read.length).to.be.greaterThanOrEqual(3);
     for (const p of read) expect(under(p, confDir), `${p} under ${confDir} (readable in the sandbox)`).to.equal(true);
     // EnvironmentFile holds token_env secrets (UMBRA_ADMIN_TOKEN in the example)
