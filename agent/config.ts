@@ -21,6 +21,7 @@
 //     keep_root: false
 //     signatures: [/etc/umbra/signatures]
 //     stats_interval_seconds: 60
+//     metrics_listen: 127.0.0.1:9464 # Prometheus GET /metrics (plain HTTP); off when absent
 //     all: false
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -47,6 +48,8 @@ export interface AgentFileConfig {
   keepRoot?: boolean;
   signatures?: string[];
   statsIntervalSeconds?: number;
+  /** `HOST:PORT` or a port (agent/metrics.ts parseMetricsListen checks it). */
+  metricsListen?: string;
   all?: boolean;
 }
 
@@ -71,6 +74,7 @@ export const AGENT_CONFIG_SCHEMA = {
     keep_root: { type: 'boolean' },
     signatures: { type: 'array', items: { type: 'string', minLength: 1 } },
     stats_interval_seconds: { type: 'number', minimum: 0 },
+    metrics_listen: { type: ['string', 'integer'], minLength: 1, minimum: 0, maximum: 65535 },
     all: { type: 'boolean' },
   },
 } as const;
@@ -111,7 +115,7 @@ export function loadAgentConfig(file: string): AgentFileConfig {
 
 /** Validates an `agent:` section object; paths resolved against the file's directory. */
 export function parseAgentSection(section: unknown, file: string, baseDir = dirname(resolve(file))): AgentFileConfig {
-  const validate = new Ajv({ allErrors: true, strict: true }).compile(AGENT_CONFIG_SCHEMA);
+  const validate = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true }).compile(AGENT_CONFIG_SCHEMA);
   if (!validate(section)) {
     const problems = [...new Set((validate.errors ?? []).map(describe))];
     throw new UmbraError('UMBRA_E_CONFIG', file, problems.length === 1 ? problems[0]! : `${problems.length} errors\n  ${file}: ${problems.join(`\n  ${file}: `)}`);
@@ -136,6 +140,7 @@ export function parseAgentSection(section: unknown, file: string, baseDir = dirn
     keepRoot: s.keep_root,
     signatures: (s.signatures as string[] | undefined)?.map((d) => resolve(baseDir, d)),
     statsIntervalSeconds: s.stats_interval_seconds,
+    metricsListen: s.metrics_listen === undefined ? undefined : String(s.metrics_listen),
     all: s.all,
   };
   for (const k of Object.keys(out) as (keyof AgentFileConfig)[]) if (out[k] === undefined) delete out[k];

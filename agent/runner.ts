@@ -12,6 +12,7 @@
 //     shipper: { url, token, ca? | insecure?, ... },  // ShipperOptions without spool/counters
 //     privileges?: { user?: 'nobody', allowRoot?, keepRoot? },  // live agent only
 //     statsIntervalMs?: 60_000, handleSignals?: false, onEvent?, log?,
+//     metrics?: { listen: { host: '127.0.0.1', port: 9464 } },  // GET /metrics (agent/metrics.ts)
 //   });
 //   agent.counters          // one Counters for pipeline, capture, spool and shipper
 //   await agent.done        // AgentSummary, once stopped (signal, stop(), or a file source's end)
@@ -19,7 +20,7 @@
 //
 // Order of start-up: catalog and secrets are the caller's (read before; a token
 // file may be readable by root only) → open the source (live capture needs root)
-// → spool directory given to the unprivileged user → privileges dropped
+// → metrics listener, if asked (a port below 1024 needs root) → spool directory given to the unprivileged user → privileges dropped
 // (privileges.ts) → spool opened → shipper started → packets flow.
 //
 // Events are appended to the spool in batches (one write(2) per batch): when
@@ -50,6 +51,7 @@ import { DEFAULT_BPF_FILTER } from './capture/bpf.js';
 import { Spool, SpoolError, type SpoolOptions } from './ship/spool.js';
 import { UmbraError } from '../common/errors.js';
 import { DEFAULT_STOP_TIMEOUT_MS, Shipper, type LogLevel, type ShipperOptions } from './ship/shipper.js';
+import { AgentMetrics, startMetricsServer, type MetricsListen, type MetricsServer } from './metrics.js';
 import { assertNotRootUnlessAllowed, dropPrivileges, lookupUser, prepareOwnedDir, isRoot, type DropResult, type PrivilegeOptions } from './privileges.js';
 
 /** Events waiting in memory before they are appended to the spool at once. */
@@ -103,6 +105,8 @@ export interface AgentOptions {
   onEvent?: (e: UmbraEvent) => void;
   /** Default: `umbra agent: <level>: message` on stderr. */
   log?: (level: LogLevel, message: string) => void;
+  /** Serve Prometheus metrics on plain HTTP (agent/metrics.ts); `option` names the setting in errors (default --metrics-listen). */
+  metrics?: { listen: MetricsListen; option?: string };
 }
 
 export type StopReason = 'source-end' | 'signal' | 'stop' | 'error';
@@ -123,6 +127,8 @@ export interface RunningAgent {
   readonly counters: Counters;
   /** What the privilege drop did (null without `privileges`). */
   readonly privileges: DropResult | null;
+  /** `http://host:port/metrics` while the agent runs (null without `metrics`); closed when it stops. */
+  readonly metricsUrl: string | null;
   /** Resolves once the agent has stopped (never rejects: errors are in the summary). */
   readonly done: Promise<AgentSummary>;
   /** Graceful stop (idempotent). */
@@ -158,6 +164,7 @@ async function fileSource(src: FileSource, counters: Counters): Promise<SourceHa
     throw e;
   }
   let stopped = false;
+  let started = false;
   const speed = src.speed ?? 1;
   const close = (): void => {
     for (const r of readers) r.close();
@@ -165,6 +172,7 @@ async function fileSource(src: FileSource, counters: Counters): Promise<SourceHa
   };
   return {
     async start(onPacket) {
+      started = true;
       try {
         // k-way merge by linear scan (a handful of files); each reader holds its current packet
         const live: CaptureFileReader[] = [];
@@ -208,6 +216,7 @@ async function fileSource(src: FileSource, counters: Counters): Promise<SourceHa
     },
     stop() {
       stopped = true;
+      if (!started) close(); // a start-up that failed after the files were opened
     },
     stats() {},
   };
@@ -228,9 +237,27 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
   // 1. source (as root for a live capture)
   const source = opts.source.kind === 'live' ? liveSource(opts.source, counters, log) : await fileSource(opts.source, counters);
 
+  // 1b. metrics listener, still privileged (figures are read when scraped: nothing per packet)
+  let spool: Spool | undefined;
+  const metrics = opts.metrics
+    ? new AgentMetrics({
+      counters,
+      spool: () => (spool ? { bytes: spool.bytes, segments: spool.segmentCount, pending: spool.pending, maxBytes: spool.maxBytes } : undefined),
+      refreshCapture: () => source.stats(),
+    })
+    : null;
+  let metricsServer: MetricsServer | null = null;
+  if (metrics) {
+    try {
+      metricsServer = await startMetricsServer(opts.metrics!.listen, metrics, opts.metrics!.option);
+    } catch (e) {
+      source.stop();
+      throw e;
+    }
+  }
+
   // 2. privileges, then the spool as the unprivileged user
   let dropped: DropResult | null = null;
-  let spool: Spool;
   try {
     if (opts.privileges) {
       const p = opts.privileges;
@@ -255,9 +282,14 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
     }
   } catch (e) {
     source.stop();
+    await metricsServer?.close();
     throw e;
   }
-  const shipper = new Shipper({ ...opts.shipper, spool, counters, log });
+  const onRequest = opts.shipper.onRequest;
+  const shipper = new Shipper({
+    ...opts.shipper, spool, counters, log,
+    ...(metrics ? { onRequest: (sec: number, status: number | null) => { metrics.observeShip(sec); onRequest?.(sec, status); } } : {}),
+  });
 
   // 3. pipeline with batched spooling
   const batch: UmbraEvent[] = [];
@@ -357,6 +389,7 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       }
       const pending = spool.pending;
       spool.close();
+      await metricsServer?.close();
       const summary: AgentSummary = { reason, delivered, pending, elapsedSec: (performance.now() - started) / 1000, counters: counters.toJSON() };
       if (error) summary.error = error;
       log('info', `stopped (${reason}): ${statsLine()}`);
@@ -381,5 +414,5 @@ export async function runAgent(opts: AgentOptions): Promise<RunningAgent> {
       void stop('error', e as Error);
     },
   );
-  return { counters, privileges: dropped, done, stop: (r) => stop(r), statsLine };
+  return { counters, privileges: dropped, metricsUrl: metricsServer?.url ?? null, done, stop: (r) => stop(r), statsLine };
 }

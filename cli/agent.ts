@@ -8,6 +8,7 @@ import { loadAgentConfig, type AgentFileConfig } from '../agent/config.js';
 import { DEFAULT_BPF_FILTER } from '../agent/capture/bpf.js';
 import { DEFAULT_RING_BYTES } from '../agent/capture/live.js';
 import { DEFAULT_AGENT_USER } from '../agent/privileges.js';
+import { DEFAULT_METRICS_HOST, parseMetricsListen, type MetricsListen } from '../agent/metrics.js';
 import { DEFAULT_STATS_INTERVAL_MS, runAgent, type AgentSource } from '../agent/runner.js';
 import { DEFAULT_SPOOL_MAX_BYTES } from '../agent/ship/spool.js';
 import { MAX_TOKEN_FILE_BYTES } from '../collector/config.js';
@@ -48,6 +49,12 @@ line wins):
   --signatures DIR        an extra signatures directory (repeatable)
   --all                   also ship observations that match no catalog entry
   --stats-interval S      stats line on stderr every S seconds (default ${DEFAULT_STATS_INTERVAL_MS / 1000}; 0 = none)
+  --metrics-listen ADDR   serve Prometheus metrics (umbra_agent_*: packets, kernel
+                          drops, anomalies by reason, spool, shipping) at
+                          http://ADDR/metrics, plain HTTP without authentication;
+                          ADDR is HOST:PORT, [IPv6]:PORT, or PORT for ${DEFAULT_METRICS_HOST}.
+                          Opened before the privilege drop (a port < 1024 works).
+                          Default: off
   --replay FILE           read capture files instead of interfaces (repeatable)
   --paced                 with --replay: follow the packets' timestamps
   --config FILE           umbra.yaml with an agent: section
@@ -95,6 +102,7 @@ export async function run(argv: string[]): Promise<number> {
         signatures: { type: 'string', multiple: true },
         all: { type: 'boolean' },
         'stats-interval': { type: 'string' },
+        'metrics-listen': { type: 'string' },
         replay: { type: 'string', multiple: true },
         paced: { type: 'boolean', default: false },
         config: { type: 'string' },
@@ -154,6 +162,10 @@ export async function run(argv: string[]): Promise<number> {
   const allowRoot = v['allow-root'] ?? f.allowRoot ?? false;
   if (keepRoot && !allowRoot) throw new UmbraError('UMBRA_E_USAGE', '--keep-root needs --allow-root as well (the agent would stay root)');
   if (v.paced && replay.length === 0) throw new UmbraError('UMBRA_E_USAGE', '--paced goes with --replay');
+  let metricsListen: MetricsListen | undefined;
+  let metricsOption = '--metrics-listen';
+  if (v['metrics-listen'] !== undefined) metricsListen = parseMetricsListen(v['metrics-listen']);
+  else if (f.metricsListen !== undefined) metricsListen = parseMetricsListen(f.metricsListen, (metricsOption = `${v.config}: /agent/metrics_listen`));
 
   // secrets and catalog first: the token file may be readable by root only
   const token = readSecretFile('--token-file', tokenFile!);
@@ -180,10 +192,11 @@ export async function run(argv: string[]): Promise<number> {
     privileges: { user: v.user ?? f.user ?? DEFAULT_AGENT_USER, allowRoot, keepRoot },
     statsIntervalMs: statsSec * 1000,
     handleSignals: true,
+    ...(metricsListen ? { metrics: { listen: metricsListen, option: metricsOption } } : {}),
   });
   const who = process.geteuid?.();
   const ifaces = source.kind === 'live' ? `interfaces ${interfaces.join(', ')}` : `replay of ${replay.join(', ')}`;
-  process.stderr.write(`${new Date().toISOString()} umbra agent: info: started: ${ifaces}, observer ${observerId}, collector ${url}, spool ${spoolDir}, uid ${who}${agent.privileges ? ` (${agent.privileges.action})` : ''}\n`);
+  process.stderr.write(`${new Date().toISOString()} umbra agent: info: started: ${ifaces}, observer ${observerId}, collector ${url}, spool ${spoolDir}, uid ${who}${agent.privileges ? ` (${agent.privileges.action})` : ''}${agent.metricsUrl ? `, metrics ${agent.metricsUrl}` : ''}\n`);
   const summary = await agent.done;
   const code = summary.reason === 'error' ? 1 : 0;
   // A closed live capture keeps a libuv poll handle until its next packet (capture/live.ts).

@@ -75,6 +75,8 @@ export interface ShipperOptions {
   log?: (level: LogLevel, message: string) => void;
   /** For the jitter; default Math.random. */
   random?: () => number;
+  /** Called once per request when its answer is complete (status) or it failed (null): the metrics' latency histogram. */
+  onRequest?: (seconds: number, status: number | null) => void;
 }
 
 type Outcome = { kind: 'ok' } | { kind: 'retry'; delayMs?: number; reason: string };
@@ -120,6 +122,7 @@ export class Shipper {
   private readonly gzipLevel: number;
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly random: () => number;
+  private readonly onRequest: ((seconds: number, status: number | null) => void) | undefined;
 
   private running: Promise<void> | undefined;
   private stopping = false;
@@ -151,6 +154,7 @@ export class Shipper {
     this.gzipLevel = opts.gzipLevel ?? DEFAULT_GZIP_LEVEL;
     this.log = opts.log ?? ((level, message) => process.stderr.write(`umbra agent: ${level}: ${message}\n`));
     this.random = opts.random ?? Math.random;
+    this.onRequest = opts.onRequest;
     this.eventsNow = this.maxEvents;
     this.agent = new Agent({
       keepAlive: true,
@@ -344,6 +348,13 @@ export class Shipper {
     this.counters.inc('ship.batches_sent');
     this.counters.inc('ship.events_sent', events);
     this.counters.inc('ship.bytes_sent', body.length);
+    const t0 = performance.now();
+    let timedOnce = false;
+    const timed = (status: number | null): void => {
+      if (timedOnce) return;
+      timedOnce = true;
+      this.onRequest?.((performance.now() - t0) / 1000, status);
+    };
     return new Promise<HttpResult>((resolve, reject) => {
       const req = request(this.url, {
         method: 'POST',
@@ -363,6 +374,7 @@ export class Shipper {
       req.on('timeout', () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
       req.on('error', (e) => {
         done();
+        timed(null);
         reject(e);
       });
       req.on('response', (res) => {
@@ -374,10 +386,12 @@ export class Shipper {
         });
         res.on('end', () => {
           done();
+          timed(res.statusCode ?? 0);
           resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') });
         });
         res.on('error', (e) => {
           done();
+          timed(null);
           reject(e);
         });
       });
