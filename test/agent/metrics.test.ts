@@ -179,6 +179,66 @@ describe('agent metrics: the runner scraped over HTTP', function () {
     expect(refused).to.equal(true);
   });
 
+  it('a store failure at the collector: the same 503 counted on both sides, the batch sent again and stored once', async () => {
+    // A second collector in front of the first one's store, failing its first commit.
+    let failedEvents = -1;
+    const inner = collector.store;
+    const failingOnce = new Proxy(inner, {
+      get(target, prop) {
+        if (prop === 'insertBatch') {
+          return (events: unknown[], dead: unknown[]) => {
+            if (failedEvents < 0) {
+              failedEvents = events.length;
+              return Promise.reject(new Error('disk I/O error (test)'));
+            }
+            return target.insertBatch(events as never, dead as never);
+          };
+        }
+        const v = (target as unknown as Record<string | symbol, unknown>)[prop];
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const front = await startCollector(testConfig(tls), { store: failingOnce, log: () => {} });
+    const before = await inner.count();
+    const files = [fixture('captures', 'clients', 'curl-http1-ipv4.pcap'), fixture('captures', 'clients', 'dig-udp.pcap')];
+    const agent = await runAgent({
+      source: { kind: 'files', paths: files },
+      matcher: defaultCatalog().matcher,
+      observer: { id: AGENT },
+      spool: { dir: join(dir, 'spool-503'), fsync: 'never' },
+      shipper: { url: front.url, token: AGENT_TOKEN, ca: tls.cert.certPem, lingerMs: 20 },
+      statsIntervalMs: 0,
+      stopOnSourceEnd: false,
+      metrics: { listen: { host: '127.0.0.1', port: 0 } },
+      log: () => {},
+    });
+    try {
+      const get = async (): Promise<Exposition> => parseExposition((await scrape(agent.metricsUrl!)).text);
+      let m = await get();
+      // the 503 carries Retry-After: 5 (seconds)
+      for (let i = 0; i < 300 && !(m.get('umbra_agent_packets_total') === capinfosPackets(files) && m.get('umbra_agent_spool_pending_frames') === 0 && m.get('umbra_agent_events_total')! > 0); i++) {
+        await sleep(50);
+        m = await get();
+      }
+      const stored = (await inner.count()) - before;
+      expect(failedEvents).to.be.greaterThan(0);
+      expect(stored).to.equal(m.get('umbra_agent_events_total'));
+      expect(m.get('umbra_agent_ship_failures_total', { status: '503' })).to.equal(1);
+      expect(m.get('umbra_agent_ship_retries_total')).to.equal(1);
+      expect(m.get('umbra_agent_acked_events_total')).to.equal(stored);
+      expect(m.get('umbra_agent_shipped_events_total')).to.equal(stored + failedEvents);
+      expect(m.get('umbra_agent_ship_request_duration_seconds_count')).to.equal(m.get('umbra_agent_ship_requests_total'));
+      const fm = parseExposition(front.metrics ? (await front.metrics.scrape()).text : '');
+      expect(fm.get('umbra_collector_store_failures_total')).to.equal(1);
+      expect(fm.get('umbra_collector_requests_refused_total', { status: '503' })).to.equal(1);
+      expect(fm.get('umbra_collector_events_accepted_total')).to.equal(stored);
+      expect(fm.get('umbra_collector_agent_events_accepted_total', { agent: AGENT })).to.equal(stored);
+    } finally {
+      await agent.stop();
+      await front.close();
+    }
+  });
+
   it('a listener that cannot be opened stops the start-up with an error naming the option; nothing is left open', async () => {
     const holder = createServer();
     await new Promise<void>((r) => holder.listen(0, '127.0.0.1', () => r()));
