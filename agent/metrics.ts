@@ -147,8 +147,8 @@ export class AgentMetrics {
     counter('umbra_agent_ship_requests_total', 'Batches sent to the collector (POST /api/v1/events), retries included.', 'ship.batches_sent');
     counter('umbra_agent_ship_acked_batches_total', 'Batches the collector acknowledged (200).', 'ship.batches_acked');
     counter('umbra_agent_shipped_events_total', 'Events sent to the collector, retries included.', 'ship.events_sent');
-    counter('umbra_agent_acked_events_total', 'Events the collector acknowledged as stored.', 'ship.events_acked');
-    counter('umbra_agent_shipped_bytes_total', 'Request body bytes sent (gzip).', 'ship.bytes_sent');
+    counter('umbra_agent_acked_events_total', 'Events the collector acknowledged (stored, already stored, or dead-lettered there); they leave the spool.', 'ship.events_acked');
+    counter('umbra_agent_shipped_bytes_total', 'Request body bytes sent (gzip, unless the collector refused it).', 'ship.bytes_sent');
     counter('umbra_agent_ship_retries_total', 'Waits before sending again (backoff or Retry-After).', 'ship.retries');
     family('umbra_agent_ship_failures_total', 'Ship requests that failed, by status: the HTTP status, or "network" (connection error, timeout).', 'status',
       (c) => SHIP_HTTP.exec(c)?.[1] ?? null, { network: 'ship.network_errors' });

@@ -168,6 +168,10 @@ describe('agent metrics: the runner scraped over HTTP', function () {
         else expect(where, name).to.deep.equal(['anomalies']);
         if (anomalies.has(name)) expect(anomalies.get(name), name).to.equal(value);
       }
+      // docs/metrics.md lists exactly the families exported (the process metrics aside)
+      const exported = [...m.types.keys()].filter((n) => n.startsWith('umbra_agent_') && !/^umbra_agent_(process_|nodejs_)/.test(n)).sort();
+      const documented = [...readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8').matchAll(/^\| `(umbra_agent_[a-z_]+)`/gm)].map((x) => x[1]!).sort();
+      expect(exported).to.deep.equal(documented);
       // the listener answers only /metrics
       expect((await scrape(agent.metricsUrl!.replace(/\/metrics$/, '/other'))).status).to.equal(404);
     } finally {

@@ -3,6 +3,7 @@
 // the exposition is scraped over HTTPS and parsed, and every figure must equal
 // what the test sent and what the store holds.
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { parseConfig, type UmbraConfig } from '../../collector/config.js';
@@ -11,6 +12,7 @@ import { startCollector, type RunningCollector } from '../../collector/ingest/se
 import { OutboxStore } from '../../collector/store/outbox.js';
 import type { EventStore } from '../../collector/store/store.js';
 import { parseExposition, scrape } from '../helpers/prom-text.js';
+import { ROOT } from '../helpers/root.js';
 import { ADMIN_TOKEN, AGENT, AGENT_TOKEN, call, makeEvent, ndjson, OTHER_AGENT, OTHER_TOKEN, tempDirWithCert, type TempDir } from './helpers.js';
 import { FakeElasticsearch } from './store/es-fake.js';
 
@@ -186,5 +188,9 @@ describe('collector /metrics (Prometheus, HTTPS)', function () {
     expect(m.get('umbra_collector_outbox_oldest_event_age_seconds')).to.equal(0);
     expect(m.get('umbra_collector_elasticsearch_indexed_events_total')).to.equal(300);
     expect(m.get('umbra_collector_elasticsearch_installed')).to.equal(1);
+    // docs/metrics.md lists exactly the families exported (the process metrics aside)
+    const exported = [...m.types.keys()].filter((n) => n.startsWith('umbra_collector_') && !/^umbra_collector_(process_|nodejs_)/.test(n)).sort();
+    const documented = [...readFileSync(join(ROOT, 'docs', 'metrics.md'), 'utf8').matchAll(/^\| `(umbra_collector_[a-z_]+)`/gm)].map((x) => x[1]!).sort();
+    expect(exported).to.deep.equal(documented);
   });
 });
