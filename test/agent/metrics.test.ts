@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -303,6 +304,60 @@ describe('agent metrics: umbra agent --metrics-listen', function () {
     await collector?.close();
     tls?.remove();
     rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('--help documents --metrics-listen', () => {
+    const r = umbra(['--help']);
+    expect(r.status).to.equal(0);
+    expect(r.stdout).to.match(/--metrics-listen ADDR .*\n(.*\n)*.*PORT for 127\.0\.0\.1/);
+  });
+
+  it('live on loopback: packets and kernel-received equal what tcpdump counts on the same interface and filter', async function () {
+    if (!isRoot) this.skip(); // a live capture needs root (CAP_NET_RAW)
+    const port = 40000 + Math.floor(Math.random() * 20000);
+    const filter = `udp and dst host 127.0.0.1 and dst port ${port}`;
+    const child = spawn(process.execPath, [...RUN, 'agent', '--interface', 'lo', '--filter', filter, ...common('spool-live'), '--user', 'nobody', '--metrics-listen', '0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // the reference: tcpdump on the same interface with the same filter
+    const td = spawn('tcpdump', ['-i', 'lo', '-n', '-Z', 'root', '-w', '/dev/null', filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let tdErr = '';
+    td.stderr!.on('data', (d: Buffer) => (tdErr += d.toString()));
+    const tdExited = new Promise<void>((resolve) => td.on('exit', () => resolve()));
+    try {
+      for (let i = 0; i < 200 && !(/started:/.test(stderr) && /listening on lo/.test(tdErr)); i++) await sleep(50);
+      const url = /metrics (http:\/\/127\.0\.0\.1:\d+\/metrics)/.exec(stderr)?.[1];
+      expect(url, stderr).to.be.a('string');
+      expect(tdErr).to.match(/listening on lo/);
+      const sent = 500;
+      const sock = createSocket('udp4');
+      for (let i = 0; i < sent; i++) {
+        await new Promise<void>((r, j) => sock.send(Buffer.from(`umbra metrics test ${i}`), port, '127.0.0.1', (e) => (e ? j(e) : r())));
+      }
+      sock.close();
+      await sleep(500); // both capture rings hand over their last block (100 ms timeouts)
+      td.kill('SIGINT');
+      await tdExited;
+      const captured = Number(/(\d+) packets? captured/.exec(tdErr)?.[1]);
+      const received = Number(/(\d+) packets? received by filter/.exec(tdErr)?.[1]);
+      expect(captured, tdErr).to.equal(sent);
+      let m: Exposition | null = null;
+      for (let i = 0; i < 100; i++) {
+        m = parseExposition((await scrape(url!)).text);
+        if (m.get('umbra_agent_packets_total') === captured && m.get('umbra_agent_kernel_received_packets_total') === received) break;
+        await sleep(50);
+      }
+      expect(m!.get('umbra_agent_packets_total')).to.equal(captured);
+      // on loopback the kernel counts each packet twice (sent and received); libpcap hands over one
+      expect(m!.get('umbra_agent_kernel_received_packets_total')).to.equal(received);
+      expect(m!.get('umbra_agent_capture_dropped_packets_total', { where: 'kernel' })).to.equal(0);
+      expect(m!.get('umbra_agent_traffic_total', { kind: 'udp.other' })).to.equal(sent);
+    } finally {
+      child.kill('SIGTERM');
+      td.kill('SIGINT');
+    }
+    expect(await exited, stderr).to.equal(0);
   });
 
   it('a bad value is one line naming --metrics-listen (or the config key), exit status 2', () => {
