@@ -222,7 +222,7 @@ async function timeline(p: Map<string, string>, store: EventStore): Promise<ApiA
   const from = filter.sinceMs !== undefined ? bucketStart(filter.sinceMs, intervalMs) : undefined;
   const to = filter.untilMs !== undefined ? bucketStart(filter.untilMs - 1, intervalMs) : undefined;
   if (from !== undefined && to !== undefined && (to - from) / intervalMs + 1 > MAX_TIMELINE_BUCKETS) throw tooMany((to - from) / intervalMs + 1);
-  const found = await store.summarize({ kind: 'timeline', filter, intervalMs, ...(split ? { split } : {}) });
+  const found = await store.summarize({ kind: 'timeline', filter, intervalMs, maxBuckets: MAX_TIMELINE_BUCKETS, ...(split ? { split } : {}) });
   // Every bucket of the range, the empty ones with 0: a chart needs no gaps filled by the reader.
   const first = from ?? found[0]?.startMs;
   const last = to ?? found[found.length - 1]?.startMs;

@@ -20,7 +20,7 @@ import {
   type EsNames, type IlmOptions,
 } from './es-template.js';
 import {
-  capSplit, clampLimit, MAX_TIMELINE_SPLIT_KEYS, MAX_USERS_PER_SOURCE, NONE_KEY, OTHER_KEY,
+  bucketStart, capSplit, clampLimit, InvalidQueryError, MAX_TIMELINE_SPLIT_KEYS, MAX_USERS_PER_SOURCE, NONE_KEY, OTHER_KEY,
   type CategorySummary, type EventFilter, type EventPage, type EventQuery, type ServiceSummary, type SourceSummary,
   type SummaryQuery, type SummaryRows, type TimelineBucket,
 } from './store.js';
@@ -256,6 +256,19 @@ export class ElasticsearchEvents {
 
   /** A summary as terms / cardinality / min / max / date_histogram aggregations over the ECS fields (no hits fetched). */
   async summarize<Q extends SummaryQuery>(q: Q): Promise<SummaryRows[Q['kind']]> {
+    if (q.kind === 'timeline' && q.maxBuckets !== undefined && (q.filter.sinceMs === undefined || q.filter.untilMs === undefined)) {
+      // An open range: the histogram could span more buckets than allowed (and than search.max_buckets). Look at the range first.
+      const r = await absentAs404(this.client.search({
+        index: this.names.dataStream, size: 0, query: { bool: { filter: esFilter(q.filter) } }, aggs: FIRST_LAST as never, track_total_hits: false,
+      }));
+      const a = r?.aggregations as Record<string, { value?: number | null }> | undefined;
+      const first = a?.first?.value;
+      const last = a?.last?.value;
+      if (typeof first === 'number' && typeof last === 'number') {
+        const n = (bucketStart(last, q.intervalMs) - bucketStart(first, q.intervalMs)) / q.intervalMs + 1;
+        if (n > q.maxBuckets) throw new InvalidQueryError('interval', `interval: the matching events span ${n} buckets, at most ${q.maxBuckets}; give since and until or take a longer interval`);
+      }
+    }
     const body = summaryAggs(q);
     const r = await absentAs404(this.client.search({
       index: this.names.dataStream,

@@ -152,7 +152,14 @@ export type TimelineSplit = 'service' | 'category';
 
 export type SummaryQuery =
   | { kind: TopKind; filter: EventFilter; limit: number }
-  | { kind: 'timeline'; filter: EventFilter; intervalMs: number; split?: TimelineSplit };
+  | {
+    kind: 'timeline'; filter: EventFilter; intervalMs: number; split?: TimelineSplit;
+    /**
+     * Most buckets the range may span. A store that would have to build more
+     * (Elasticsearch: an open range over much data) throws InvalidQueryError('interval') instead.
+     */
+    maxBuckets?: number;
+  };
 
 /** What each summary kind answers: top-N rows (most events first, ties by key) or non-empty buckets in time order. */
 export interface SummaryRows {

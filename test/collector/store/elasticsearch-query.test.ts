@@ -11,7 +11,7 @@ import type * as EsClient from '@elastic/elasticsearch';
 import { ElasticsearchEvents, ES_CARDINALITY_PRECISION } from '../../../collector/store/elasticsearch.js';
 import { FIELD_BY_NAME } from '../../../collector/fields.js';
 import { decodeCursor, encodeCursor } from '../../../collector/api/query.js';
-import type { EventFilter } from '../../../collector/store/store.js';
+import { InvalidQueryError, type EventFilter } from '../../../collector/store/store.js';
 import { makeEvent } from '../helpers.js';
 
 const { errors } = createRequire(import.meta.url)('@elastic/elasticsearch') as typeof EsClient;
@@ -22,7 +22,10 @@ function mocked(): { es: ElasticsearchEvents; bodies: any[]; answer: { value: un
   const mock = new Mock();
   const bodies: any[] = [];
   const answer: { value: unknown } = { value: null };
-  mock.add({ method: ['GET', 'POST'], path: '/umbra-events/_search' } as never, ((p: { body: unknown }) => { bodies.push(p.body); return answer.value; }) as never);
+  mock.add({ method: ['GET', 'POST'], path: '/umbra-events/_search' } as never, ((p: { body: unknown }) => {
+    bodies.push(p.body);
+    return typeof answer.value === 'function' ? (answer.value as (b: unknown) => unknown)(p.body) : answer.value;
+  }) as never);
   const Base = mock.getConnection() as unknown as new (...a: unknown[]) => object;
   const Connection = class extends Base { async close(): Promise<void> {} };
   const es = new ElasticsearchEvents({ node: 'http://localhost:9200', indexPrefix: 'umbra', clientOptions: { Connection: Connection as never, maxRetries: 0 } });
@@ -197,6 +200,31 @@ describe('Elasticsearch store: queries and summaries (official client mock)', ()
     });
     await es.summarize({ kind: 'timeline', filter: {}, intervalMs: 86_400_000, split: 'category' });
     expect(bodies[2].aggs.timeline.aggs.by.terms.field).to.equal('umbra.service.category');
+    await es.close();
+  });
+
+  it('timeline over an open range: the span of the matching events is read first; more than maxBuckets is an InvalidQueryError, not a histogram', async () => {
+    const { es, bodies, answer } = mocked();
+    const t0 = 1795608000000; // 2026-11-25T12:00:00Z, a multiple of 5 minutes
+    let span = 0;
+    answer.value = (body: any) => body.aggs.timeline
+      ? { took: 2, timed_out: false, _shards: SHARDS, hits: { max_score: null, hits: [] }, aggregations: { timeline: { buckets: [{ key_as_string: '2026-11-25T12:00:00.000Z', key: t0, doc_count: 3 }] } } }
+      : { took: 1, timed_out: false, _shards: SHARDS, hits: { max_score: null, hits: [] }, aggregations: { first: minMax(t0), last: minMax(t0 + span) } };
+    // 1000 buckets of 5 minutes: first in the 12:00 bucket, last 4 999 minutes later, in the 1000th.
+    span = 999 * 300_000 + 299_999;
+    expect(await es.summarize({ kind: 'timeline', filter: { sinceMs: t0 }, intervalMs: 300_000, maxBuckets: 1000 })).to.deep.equal([{ startMs: t0, events: 3 }]);
+    expect(bodies.map((b) => Object.keys(b.aggs))).to.deep.equal([['first', 'last'], ['timeline']]);
+    expect(bodies[0].query).to.deep.equal({ bool: { filter: [{ range: { '@timestamp': { format: 'epoch_millis', gte: t0 } } }] } });
+    span += 1; // one bucket more
+    let err: unknown = null;
+    await es.summarize({ kind: 'timeline', filter: {}, intervalMs: 300_000, maxBuckets: 1000 }).catch((e: unknown) => { err = e; });
+    expect(err).to.be.instanceOf(InvalidQueryError);
+    expect((err as InvalidQueryError).param).to.equal('interval');
+    expect((err as Error).message).to.equal('interval: the matching events span 1001 buckets, at most 1000; give since and until or take a longer interval');
+    expect(bodies.length).to.equal(3); // no histogram asked for
+    // A closed range is checked by the API before; no look first.
+    await es.summarize({ kind: 'timeline', filter: { sinceMs: t0, untilMs: t0 + 3_600_000 }, intervalMs: 300_000, maxBuckets: 1000 });
+    expect(Object.keys(bodies[3].aggs)).to.deep.equal(['timeline']);
     await es.close();
   });
 
