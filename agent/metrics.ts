@@ -1,6 +1,7 @@
 // The agent's Prometheus metrics: `GET /metrics` over plain HTTP on
 // `--metrics-listen HOST:PORT` (bare port: 127.0.0.1), off by default. One private
-// prom-client Registry per agent. Nothing here runs per packet: every figure is
+// prom-client Registry per agent, scraped with the process metrics
+// (common/process-metrics.ts). Nothing here runs per packet: every figure is
 // read when scraped, from the agent's one Counters namespace (agent/stats.ts), the
 // spool's getters and the capture's kernel statistics; only the ship request
 // latency is observed as it happens, once per request.
@@ -13,8 +14,9 @@
 // Label values are counter names from fixed code paths and HTTP statuses: bounded.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { UmbraError } from '../common/errors.js';
+import { exposition } from '../common/process-metrics.js';
 import type { Counters } from './stats.js';
 
 /** Path of the metrics endpoint. */
@@ -97,7 +99,6 @@ export class AgentMetrics {
 
   constructor(private readonly src: AgentMetricsSource) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: AGENT_PROCESS_PREFIX });
     const at = (name: string): number => (name === 'packets' ? src.counters.packets : name === 'bytes' ? src.counters.bytes : this.snap[name] ?? 0);
     const counter = (name: string, help: string, from: string): void => {
       new Counter({ name, help, registers, collect() { this.reset(); this.inc(at(from)); } });
@@ -171,7 +172,7 @@ export class AgentMetrics {
       /* a failing pcap stats call is counted by the capture itself */
     }
     this.snap = this.src.counters.toJSON();
-    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+    return exposition(this.registry, AGENT_PROCESS_PREFIX);
   }
 }
 

@@ -1,12 +1,14 @@
 // The collector's Prometheus metrics (`GET /metrics` on its HTTPS listener,
 // collector/ingest/server.ts). One private prom-client Registry per collector
-// (never the global one: several collectors may run in one process). The ingest
+// (never the global one: several collectors may run in one process), scraped
+// with the process metrics (common/process-metrics.ts). The ingest
 // counts what it does per batch (not per event); store-side figures (the
 // Elasticsearch outbox) are read when scraped. Names follow Prometheus
 // conventions: `umbra_collector_*`, `_total` for counters, units in the name.
 // Label values are bounded: agent ids come from the config, statuses and
 // dead-letter reasons from fixed code paths.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { exposition } from '../common/process-metrics.js';
 import type { OutboxStats } from './store/outbox.js';
 import type { EventStore } from './store/store.js';
 
@@ -52,7 +54,6 @@ export class CollectorMetrics {
 
   constructor(opts: CollectorMetricsOptions) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry, prefix: COLLECTOR_PROCESS_PREFIX });
     this.batches = new Counter({ name: 'umbra_collector_batches_total', help: 'Ingest batches stored and acknowledged (200).', registers });
     this.accepted = new Counter({ name: 'umbra_collector_events_accepted_total', help: 'Events newly stored.', registers });
     this.duplicates = new Counter({ name: 'umbra_collector_events_duplicate_total', help: 'Events received again (already stored: a replayed batch), acknowledged, not stored twice.', registers });
@@ -93,7 +94,7 @@ export class CollectorMetrics {
 
   /** The exposition text and its content type. */
   async scrape(): Promise<{ contentType: string; text: string }> {
-    return { contentType: this.registry.contentType, text: await this.registry.metrics() };
+    return exposition(this.registry, COLLECTOR_PROCESS_PREFIX);
   }
 }
 

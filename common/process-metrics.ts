@@ -1,0 +1,27 @@
+// prom-client's default process metrics (CPU, memory, heap, event-loop lag, GC,
+// open file descriptors), one registry per name prefix for the whole process.
+// They describe the process, not a collector or an agent instance, and each
+// collectDefaultMetrics() starts an event-loop delay monitor and a GC observer
+// that are never stopped: tests that start many collectors in one process (and
+// `umbra demo`, which runs a collector and an agent) share them instead.
+// Instance registries are merged with this one when scraped.
+import { collectDefaultMetrics, Registry } from 'prom-client';
+
+const byPrefix = new Map<string, Registry>();
+
+/** The process metrics registry for this prefix (made at the first call). */
+export function processMetrics(prefix: string): Registry {
+  let r = byPrefix.get(prefix);
+  if (!r) {
+    r = new Registry();
+    collectDefaultMetrics({ register: r, prefix });
+    byPrefix.set(prefix, r);
+  }
+  return r;
+}
+
+/** The exposition text of an instance registry followed by the process metrics of `prefix`. */
+export async function exposition(instance: Registry, prefix: string): Promise<{ contentType: string; text: string }> {
+  const merged = Registry.merge([instance, processMetrics(prefix)]);
+  return { contentType: instance.contentType, text: await merged.metrics() };
+}
