@@ -2,6 +2,7 @@
 // (columns backfilled from the documents), bucket math below zero, the cap on
 // keys per timeline bucket, and the indexes the queries use.
 import { expect } from 'chai';
+import fc from 'fast-check';
 import Database from 'better-sqlite3';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -106,5 +107,45 @@ describe('SQLite store: query side', () => {
     expect(plan('SELECT doc FROM events WHERE ts_ms <= ? AND (ts_ms < ? OR rowid < ?) ORDER BY ts_ms DESC, rowid DESC LIMIT 10', 1, 1, 1)).to.match(/SEARCH events USING INDEX events_ts \(ts_ms<\?\)/);
     expect(plan('SELECT category, count(*) FROM events WHERE category IS NOT NULL GROUP BY category')).to.match(/COVERING INDEX events_category/);
     db.close();
+  });
+
+  it('property: pages of any size, over events with many equal times, concatenate to the full newest-first order; timeline counts add up per bucket', async () => {
+    const s = SqliteStore.open(join(dir, 'prop.sqlite'), { synchronous: 'normal' });
+    let run = 0;
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.constantFrom('a', 'b', 'c')), { minLength: 0, maxLength: 60 }),
+        fc.integer({ min: 1, max: 7 }),
+        async (spec, limit) => {
+          run++;
+          const agent = `p${run}`; // each run its own events, told apart by agent
+          const base = Date.UTC(2026, 10, 25, 12);
+          const events = spec.map(([min, svc], i) => {
+            const e = makeEvent(i, { agent, service: svc, ts: new Date(base + min * 60_000).toISOString() });
+            return { event: e, agentId: agent, timestampMs: Date.parse(e['@timestamp']) };
+          });
+          await s.insertBatch(events, []);
+          // Oracle: newest first, equal times in reverse order of storing.
+          const order = events.map((e, i) => ({ id: e.event.event.id!, t: e.timestampMs, i })).sort((x, y) => y.t - x.t || y.i - x.i).map((x) => x.id);
+          const seen: string[] = [];
+          let after;
+          for (let n = 0; n < 100; n++) {
+            const p = await s.page({ agentId: agent, limit, ...(after ? { after } : {}) });
+            seen.push(...p.events.map((e) => e.event.id!));
+            if (!p.next) break;
+            expect(p.events.length).to.equal(limit);
+            after = p.next;
+          }
+          expect(seen).to.deep.equal(order);
+          // 5-minute buckets: minute m falls in bucket floor(m / 5).
+          const want = new Map<number, number>();
+          for (const [min] of spec) want.set(Math.floor(min / 5), (want.get(Math.floor(min / 5)) ?? 0) + 1);
+          const got = await s.summarize({ kind: 'timeline', filter: { agentId: agent }, intervalMs: 300_000 });
+          expect(got).to.deep.equal([...want].sort((x, y) => x[0] - y[0]).map(([b, n]) => ({ startMs: base + b * 300_000, events: n })));
+        },
+      ), { numRuns: 60 });
+    } finally {
+      await s.close();
+    }
   });
 });
