@@ -11,8 +11,16 @@
 // backoff without one); 401/403 → a logged error, retried with backoff (the operator fixes
 // the token, nothing is lost); network errors, timeouts, 5xx and other statuses →
 // exponential backoff with full jitter (delay = random × min(cap, base × 2^attempt)).
-// 415 → gzip is turned off and the batch sent again as identity. One request at a time:
-// acknowledgements are a cumulative sequence.
+// 415 → gzip is turned off and the batch sent again as identity.
+//
+// Several requests in flight (`maxInflight`, default DEFAULT_MAX_INFLIGHT): the shipper
+// reads a window of up to maxInflight batches from the spool, sends them at once (the
+// collector commits batches that arrive together in one transaction) and acknowledges
+// the spool up to the end of the longest run of stored batches from the window's start:
+// acknowledgements stay a cumulative sequence. A batch stored after an earlier one
+// failed is sent again with the failed one; the collector counts it as duplicates.
+// One batch at a time, the agent and the collector would take turns waiting for each
+// other (and a WAN round trip would bound the rate).
 import { Agent, request } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
@@ -42,6 +50,11 @@ export const DEFAULT_STOP_TIMEOUT_MS = 5000;
 export const MAX_RESPONSE_BYTES = 64 * 1024;
 /** Successful batches after a 413 before the batch size doubles back towards the maximum. */
 export const SPLIT_RECOVERY_BATCHES = 8;
+/**
+ * Default batches in flight at once. The collector accepts 8 in flight by default
+ * (collector.limits.max_inflight_batches) across all its agents; 429 beyond.
+ */
+export const DEFAULT_MAX_INFLIGHT = 3;
 /** gzip level: fastest; NDJSON events compress ~10× even so. */
 export const DEFAULT_GZIP_LEVEL = zc.Z_BEST_SPEED;
 
@@ -62,6 +75,8 @@ export interface ShipperOptions {
   key?: string | Buffer;
   batchMaxEvents?: number;
   batchMaxBytes?: number;
+  /** Batches in flight at once (default DEFAULT_MAX_INFLIGHT; 1 = one request at a time). */
+  maxInflight?: number;
   lingerMs?: number;
   requestTimeoutMs?: number;
   backoffBaseMs?: number;
@@ -79,7 +94,8 @@ export interface ShipperOptions {
   onRequest?: (seconds: number, status: number | null) => void;
 }
 
-type Outcome = { kind: 'ok' } | { kind: 'retry'; delayMs?: number; reason: string };
+/** How sending one batch ended; `doneUpTo`: a retry after the batch's first part was stored (a split after 413). */
+type Outcome = { kind: 'ok' } | { kind: 'retry'; delayMs?: number; reason: string; doneUpTo?: number };
 
 interface HttpResult {
   status: number;
@@ -114,6 +130,7 @@ export class Shipper {
   private readonly token: string;
   private readonly maxEvents: number;
   private readonly maxBytes: number;
+  private readonly maxInflight: number;
   private readonly lingerMs: number;
   private readonly timeoutMs: number;
   private readonly baseMs: number;
@@ -128,7 +145,7 @@ export class Shipper {
   private stopping = false;
   private deadline = Infinity;
   private wake: (() => void) | undefined;
-  private inflight: ReturnType<typeof request> | undefined;
+  private readonly inflight = new Set<ReturnType<typeof request>>();
   private attempt = 0;
   private retryAt = 0;
   private lingered = false;
@@ -146,6 +163,8 @@ export class Shipper {
     this.counters = opts.counters ?? opts.spool.counters;
     this.maxEvents = opts.batchMaxEvents ?? DEFAULT_BATCH_MAX_EVENTS;
     this.maxBytes = opts.batchMaxBytes ?? DEFAULT_BATCH_MAX_BYTES;
+    this.maxInflight = opts.maxInflight ?? DEFAULT_MAX_INFLIGHT;
+    if (!Number.isSafeInteger(this.maxInflight) || this.maxInflight < 1) throw new Error(`maxInflight ${opts.maxInflight}: a positive integer`);
     this.lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
     this.timeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS;
     this.baseMs = opts.backoffBaseMs ?? BACKOFF_BASE_MS;
@@ -158,7 +177,7 @@ export class Shipper {
     this.eventsNow = this.maxEvents;
     this.agent = new Agent({
       keepAlive: true,
-      maxSockets: 1,
+      maxSockets: this.maxInflight,
       ...(opts.ca !== undefined ? { ca: opts.ca } : {}),
       ...(opts.cert !== undefined ? { cert: opts.cert } : {}),
       ...(opts.key !== undefined ? { key: opts.key } : {}),
@@ -185,7 +204,7 @@ export class Shipper {
     this.deadline = Date.now() + timeoutMs;
     this.wakeUp();
     if (this.running) {
-      const timer = setTimeout(() => this.inflight?.destroy(new Error('shipper stopped')), timeoutMs);
+      const timer = setTimeout(() => { for (const req of this.inflight) req.destroy(new Error('shipper stopped')); }, timeoutMs);
       await this.running;
       clearTimeout(timer);
       this.running = undefined;
@@ -242,20 +261,37 @@ export class Shipper {
   private async step(): Promise<boolean> {
     // Woken early from a wait by stop(): the wait still holds (Retry-After is the collector's word).
     if (Date.now() < this.retryAt) return this.wait(this.retryAt - Date.now());
-    const batch = this.spool.readBatch(this.eventsNow, this.maxBytes);
-    if (batch.length === 0) {
+    const window = this.spool.readBatch(this.eventsNow * this.maxInflight, this.maxBytes * this.maxInflight);
+    if (window.length === 0) {
       if (this.stopping) return false;
       await this.sleep(this.lingerMs);
       return true;
     }
     // A partial batch waits once for more events, unless we are flushing.
-    if (batch.length < this.eventsNow && !this.lingered && !this.stopping && this.lingerMs > 0) {
+    if (window.length < this.eventsNow && !this.lingered && !this.stopping && this.lingerMs > 0) {
       this.lingered = true;
       await this.sleep(this.lingerMs);
       return true;
     }
     this.lingered = false;
-    const out = await this.send(batch);
+    const batches = this.split(window);
+    const outcomes = await Promise.all(batches.map((b) => this.send(b)));
+    // Acknowledge the run of stored batches from the window's start (and the stored part of the first failed one).
+    let out: Outcome = { kind: 'ok' };
+    let ackUpTo = 0;
+    for (let i = 0; i < batches.length; i++) {
+      const o = outcomes[i]!;
+      if (o.kind === 'ok') {
+        ackUpTo = batches[i]![batches[i]!.length - 1]!.seq;
+        continue;
+      }
+      if (o.doneUpTo !== undefined) ackUpTo = o.doneUpTo;
+      // The longest wait any batch was told to observe (Retry-After), with the first failure's reason.
+      const delays = outcomes.slice(i).flatMap((x) => (x.kind === 'retry' && x.delayMs !== undefined ? [x.delayMs] : []));
+      out = { kind: 'retry', reason: o.reason, ...(delays.length ? { delayMs: Math.max(...delays) } : {}) };
+      break;
+    }
+    if (ackUpTo > 0) this.spool.ack(ackUpTo);
     if (out.kind === 'ok') {
       this.attempt = 0;
       this.lastError = '';
@@ -274,7 +310,29 @@ export class Shipper {
     return this.wait(delay);
   }
 
-  /** Sends the records in order, halving on 413; ok when every record was acknowledged. */
+  /** The window cut into batches of at most eventsNow events and maxBytes of JSON (a lone larger event is a batch of its own). */
+  private split(window: SpoolRecord[]): SpoolRecord[][] {
+    const out: SpoolRecord[][] = [];
+    let cur: SpoolRecord[] = [];
+    let bytes = 0;
+    for (const r of window) {
+      if (cur.length > 0 && (cur.length >= this.eventsNow || bytes + r.json.length > this.maxBytes)) {
+        out.push(cur);
+        cur = [];
+        bytes = 0;
+      }
+      cur.push(r);
+      bytes += r.json.length;
+    }
+    if (cur.length) out.push(cur);
+    return out;
+  }
+
+  /**
+   * Sends the records in order, halving on 413; ok when the collector stored every record
+   * (or refused a lone one as too large: dropped, counted). Does not acknowledge the spool:
+   * step() does, in sequence order.
+   */
   private async send(records: SpoolRecord[]): Promise<Outcome> {
     const body = Buffer.concat(records.flatMap((r, i) => (i === 0 ? [r.json] : [NEWLINE, r.json])));
     let res: HttpResult;
@@ -286,7 +344,6 @@ export class Shipper {
     }
     const last = records[records.length - 1]!.seq;
     if (res.status === 200) {
-      this.spool.ack(last);
       this.counters.inc('ship.batches_acked');
       this.counters.inc('ship.events_acked', records.length);
       this.noteResult(res.body);
@@ -301,7 +358,6 @@ export class Shipper {
       if (records.length === 1) {
         this.counters.inc('ship.rejected_too_large');
         this.log('error', `collector refused event ${this.spool.idPrefix}${last} as too large (${body.length} bytes); dropped`);
-        this.spool.ack(last);
         return { kind: 'ok' };
       }
       this.counters.inc('ship.split_batches');
@@ -310,7 +366,9 @@ export class Shipper {
       this.okSinceSplit = 0;
       const first = await this.send(records.slice(0, half));
       if (first.kind !== 'ok') return first;
-      return this.send(records.slice(half));
+      const second = await this.send(records.slice(half));
+      if (second.kind === 'ok') return second;
+      return { ...second, doneUpTo: second.doneUpTo ?? records[half - 1]!.seq };
     }
     const detail = res.body.length > 200 ? res.body.slice(0, 200) + '…' : res.body;
     if (res.status === 415 && this.useGzip) {
@@ -367,9 +425,9 @@ export class Shipper {
         },
         timeout: this.timeoutMs,
       });
-      this.inflight = req;
+      this.inflight.add(req);
       const done = (): void => {
-        if (this.inflight === req) this.inflight = undefined;
+        this.inflight.delete(req);
       };
       req.on('timeout', () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
       req.on('error', (e) => {

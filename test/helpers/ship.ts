@@ -62,6 +62,11 @@ export class TestCollector {
   script: ((lines: UmbraEvent[], req: IncomingMessage) => Reply | undefined) | undefined;
   /** This many requests are stored, then their connection is cut before the answer (a lost response). */
   cutAfterStore = 0;
+  /** Each request is handled this long after its body arrived (requests then overlap). */
+  delayMs = 0;
+  /** Requests received and not yet answered, and the most seen at once. */
+  open = 0;
+  maxOpen = 0;
   private server: Server | undefined;
   port = 0;
 
@@ -92,8 +97,14 @@ export class TestCollector {
 
   private handle(req: IncomingMessage, res: ServerResponse): void {
     const chunks: Buffer[] = [];
+    this.maxOpen = Math.max(this.maxOpen, ++this.open);
+    res.on('close', () => this.open--);
     req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    req.on('end', () => (this.delayMs > 0 ? setTimeout(() => this.answer(req, res, chunks), this.delayMs) : this.answer(req, res, chunks)));
+  }
+
+  private answer(req: IncomingMessage, res: ServerResponse, chunks: Buffer[]): void {
+    {
       const send = (r: Reply): void => {
         res.writeHead(r.status, { 'content-type': 'application/json', ...(r.headers ?? {}) });
         res.end(r.body ?? '{}');
@@ -124,7 +135,7 @@ export class TestCollector {
         return;
       }
       send({ status: 200, body: JSON.stringify({ accepted, duplicates, dead_lettered: 0 }) });
-    });
+    }
   }
 }
 

@@ -105,7 +105,7 @@ describe('agent/ship/shipper', function () {
       encodings.push(enc);
       return enc === 'gzip' ? { status: 415, body: '{"error":"unsupported encoding"}' } : undefined;
     };
-    const s = ship({ batchMaxEvents: 50 });
+    const s = ship({ batchMaxEvents: 50, maxInflight: 1 });
     await waitFor(() => spool.pending === 0, 10_000, 'the spool to drain');
     expect(storedIds()).to.deep.equal(ids.sort());
     expect(encodings).to.deep.equal(['gzip', undefined, undefined, undefined]);
@@ -144,7 +144,7 @@ describe('agent/ship/shipper', function () {
   it('a lost response (stored, connection cut) is replayed; the collector sees duplicates, stores once', async () => {
     const ids = fill(200);
     collector.cutAfterStore = 2;
-    const s = ship({ batchMaxEvents: 50 });
+    const s = ship({ batchMaxEvents: 50, maxInflight: 1 });
     await waitFor(() => spool.pending === 0, 20_000, 'the spool to drain');
     expect(storedIds()).to.deep.equal(ids.sort());
     // Batch 1..50 is stored and cut, sent again (all duplicates) and cut, sent a third time:
@@ -152,6 +152,43 @@ describe('agent/ship/shipper', function () {
     expect(collector.duplicates).to.equal(100);
     expect(s.counters.get('ship.network_errors')).to.equal(2);
     expect(s.counters.get('ship.collector_duplicates')).to.equal(50);
+  });
+
+  it('several batches in flight: up to maxInflight requests at once, every event stored once, the spool drained', async () => {
+    const ids = fill(600);
+    collector.delayMs = 30;
+    const s = ship({ batchMaxEvents: 50, maxInflight: 3 });
+    await waitFor(() => spool.pending === 0, 20_000, 'the spool to drain');
+    expect(storedIds()).to.deep.equal(ids.sort());
+    expect(collector.maxOpen).to.equal(3);
+    expect(collector.duplicates).to.equal(0);
+    expect(collector.batchSizes.every((n) => n <= 50)).to.equal(true);
+    expect(s.counters.get('ship.events_acked')).to.equal(600);
+  });
+
+  it('a batch refused in the middle of a window: the spool is acknowledged only up to it; the later batch is sent again (duplicates), nothing lost', async () => {
+    const ids = fill(150); // three batches of 50: seqs 1-50, 51-100, 101-150
+    collector.delayMs = 20;
+    const seqOf = (e: { event: { id?: string } }): number => Number(e.event.id!.slice(spool.idPrefix.length));
+    let refused = false;
+    const ackedWhenResent: number[] = [];
+    collector.script = (lines) => {
+      if (seqOf(lines[0]!) !== 51) return undefined;
+      if (!refused) {
+        refused = true;
+        return { status: 503, headers: { 'retry-after': '0' }, body: '{"error":"store unavailable"}' };
+      }
+      ackedWhenResent.push(spool.ackedSeq);
+      return undefined;
+    };
+    const s = ship({ batchMaxEvents: 50, maxInflight: 3 });
+    await waitFor(() => spool.pending === 0, 20_000, 'the spool to drain');
+    expect(storedIds()).to.deep.equal(ids.sort());
+    // Batches 1 and 3 were stored in the first window, 2 refused: only 1-50 acknowledged.
+    expect(ackedWhenResent).to.deep.equal([50]);
+    // Batch 3 went again with batch 2 and was stored once: its 50 lines came back as duplicates.
+    expect(collector.duplicates).to.equal(50);
+    expect(s.counters.get('ship.http_503')).to.equal(1);
   });
 
   it('collector down for a while, then up: everything appended meanwhile arrives', async () => {
