@@ -23,7 +23,7 @@ import MockModule from '@elastic/elasticsearch-mock';
 import type { UmbraEvent } from '../agent/event.js';
 import { ElasticsearchEvents } from '../collector/store/elasticsearch.js';
 import { OutboxStore } from '../collector/store/outbox.js';
-import type { StoredEvent } from '../collector/store/store.js';
+import { storedEvent, type StoredEvent } from '../collector/store/store.js';
 
 const Mock = MockModule as unknown as typeof MockModule.default;
 const AGENT = 'bench-gw-1';
@@ -62,10 +62,7 @@ function stored(seq: number): StoredEvent {
     observer: { id: AGENT, name: AGENT, hostname: 'gw1.example.org' },
     umbra: { service: { id, name, vendor, category: 'chat-assistant' }, match: { rule: domain, via: 'sni', kind: 'web' }, tls: { alpn: ['h2', 'http/1.1'] } },
   };
-  // The store reads the line and the id; keeping only those alive (as the ingest
-  // does for one batch at a time) keeps 100,000s of parsed events from turning
-  // the measurement into one of the garbage collector.
-  return { event: { event: { id: event.event.id } } as UmbraEvent, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
+  return storedEvent(event, AGENT, Date.parse(event['@timestamp']));
 }
 
 let bulkDocs = 0;

@@ -4,7 +4,7 @@
 // 413 with nothing stored; a line that is merely bad becomes a dead letter.
 import type { Limits } from '../config.js';
 import type { DeadLetter, StoredEvent } from '../store/store.js';
-import { MAX_DEAD_LETTER_LINE_CHARS } from '../store/store.js';
+import { MAX_DEAD_LETTER_LINE_CHARS, storedEvent } from '../store/store.js';
 import { checkEvent, isRejected } from './check-event.js';
 
 export interface DecodedBatch {
@@ -62,7 +62,7 @@ export function decodeBatch(body: Buffer, agentId: string, limits: Pick<Limits, 
       if (parsed) {
         const r = checkEvent(v, agentId);
         if (isRejected(r)) deadLetters.push(dead(receivedAt, agentId, r.reason, `line ${n}: ${r.detail}`, line));
-        else events.push({ event: r.event, json: line, agentId, timestampMs: r.timestampMs });
+        else events.push(storedEvent(r.event, agentId, r.timestampMs, line));
       }
     }
     pos = nl + 1;

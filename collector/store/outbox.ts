@@ -212,10 +212,10 @@ export class OutboxStore implements EventStore {
     let accepted = 0;
     let bytes = 0;
     for (const s of events) {
-      const id = s.event.event.id!;
+      const id = s.id;
       if (seen.has(id)) continue;
       seen.add(id);
-      const json = s.json ?? JSON.stringify(s.event);
+      const json = s.json;
       const b = json.length; // JSON characters: the bytes for the ASCII events are (a UTF-8 byte count costs as much as the insert)
       let c = open.get(s.agentId);
       if (!c || c.ids.length >= this.opts.bulkMaxEvents || (c.bytes + b > this.opts.bulkMaxBytes && c.ids.length > 0)) {

@@ -42,10 +42,7 @@ export interface RowBatch {
 }
 
 export function eventRow(s: StoredEvent): EventRow {
-  const e = s.event;
-  const user = (e as { user?: { name?: unknown } }).user?.name; // set by the collector's identity enrichment, not by agents
-  return [e.event.id!, s.timestampMs, s.agentId, e.event.action, e.source.ip, e.destination.domain ?? null, e.umbra?.service?.id ?? null, s.json ?? JSON.stringify(e),
-    e.umbra?.service?.category ?? null, typeof user === 'string' ? user : null];
+  return [s.id, s.timestampMs, s.agentId, s.action, s.sourceIp, s.domain, s.serviceId, s.json, s.category, s.userName];
 }
 
 /**

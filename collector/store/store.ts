@@ -5,16 +5,51 @@
 // storing the same event again is a counted duplicate, never a second row.
 import type { UmbraEvent } from '../../agent/event.js';
 
-/** An event accepted by the ingest checks, ready to store. */
+/**
+ * An event accepted by the ingest checks, ready to store: its JSON and the fields
+ * the stores index, taken out right after the checks. The parsed object itself is
+ * not kept: a batch's parsed events surviving until the commit doubled the
+ * ingest's main-thread CPU (garbage collection).
+ */
 export interface StoredEvent {
-  /** The event; `event.id` and `observer.id` are present (the ingest checked them). */
-  event: UmbraEvent;
-  /** The event's JSON as received (one NDJSON line); stored as is when given. */
-  json?: string;
-  /** The agent whose token sent it. */
-  agentId: string;
+  /** `event.id` (`<agent id>:<spool sequence>`). */
+  id: string;
   /** `@timestamp` in milliseconds since the epoch (the ingest parsed it). */
   timestampMs: number;
+  /** The agent whose token sent it (= `observer.id`). */
+  agentId: string;
+  /** `event.action`. */
+  action: string;
+  /** `source.ip`. */
+  sourceIp: string;
+  /** `destination.domain`. */
+  domain: string | null;
+  /** `umbra.service.id` when the catalog matched. */
+  serviceId: string | null;
+  /** `umbra.service.category`. */
+  category: string | null;
+  /** `user.name` (identity enrichment), when a string. */
+  userName: string | null;
+  /** The event's JSON as received (one NDJSON line): what is stored. */
+  json: string;
+}
+
+/** A StoredEvent of a checked event; `json` defaults to its serialisation. */
+export function storedEvent(e: UmbraEvent, agentId: string, timestampMs: number, json?: string): StoredEvent {
+  const svc = e.umbra?.service;
+  const user = (e as { user?: { name?: unknown } }).user?.name; // set by the collector's identity enrichment, not by agents
+  return {
+    id: e.event.id!,
+    timestampMs,
+    agentId,
+    action: e.event.action,
+    sourceIp: e.source.ip,
+    domain: e.destination.domain ?? null,
+    serviceId: svc?.id ?? null,
+    category: typeof svc?.category === 'string' ? svc.category : null,
+    userName: typeof user === 'string' ? user : null,
+    json: json ?? JSON.stringify(e),
+  };
 }
 
 /** A line the ingest could not accept, kept with the reason. */

@@ -8,6 +8,7 @@ import { parseConfig, type ElasticsearchConfig } from '../../../collector/config
 import { DEFAULT_ILM_DELETE_AFTER_DAYS, DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_EVENTS } from '../../../collector/store/es-defaults.js';
 import { openStore } from '../../../collector/store/open.js';
 import { OutboxStore } from '../../../collector/store/outbox.js';
+import { storedEvent } from '../../../collector/store/store.js';
 import { UmbraError } from '../../../common/errors.js';
 import { makeEvent, AGENT } from '../helpers.js';
 
@@ -69,7 +70,7 @@ describe('Elasticsearch store configuration', () => {
       expect(store.constructor.name).to.equal(OutboxStore.name);
       const ob = store as OutboxStore;
       const ev = makeEvent(1);
-      expect(await store.insertBatch([{ event: ev, json: JSON.stringify(ev), agentId: AGENT, timestampMs: Date.parse(ev['@timestamp']) }], [])).to.deep.equal({ accepted: 1, duplicates: 0 });
+      expect(await store.insertBatch([storedEvent(ev, AGENT, Date.parse(ev['@timestamp']))], [])).to.deep.equal({ accepted: 1, duplicates: 0 });
       expect(ob.path).to.equal(join(dir, 'o.sqlite'));
       expect(ob.stats().pending).to.equal(1);
       expect(ob.stats().installed).to.equal(false);

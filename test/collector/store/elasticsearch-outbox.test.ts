@@ -4,14 +4,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ES_REJECTED_REASON, OutboxStore, type OutboxOptions } from '../../../collector/store/outbox.js';
-import type { DeadLetter, StoredEvent } from '../../../collector/store/store.js';
+import { storedEvent, type DeadLetter, type StoredEvent } from '../../../collector/store/store.js';
 import { UmbraError } from '../../../common/errors.js';
 import { AGENT, makeEvent } from '../helpers.js';
 import { FakeElasticsearch } from './es-fake.js';
 
 const stored = (seq: number): StoredEvent => {
   const event = makeEvent(seq);
-  return { event, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
+  return storedEvent(event, AGENT, Date.parse(event['@timestamp']));
 };
 const seqOf = (id: string): number => Number(id.slice(id.lastIndexOf(':') + 1));
 /** Deterministic "random" for the jitter. */

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ElasticsearchEvents } from '../../../collector/store/elasticsearch.js';
 import { ES_REJECTED_REASON, OutboxStore } from '../../../collector/store/outbox.js';
-import type { StoredEvent } from '../../../collector/store/store.js';
+import { storedEvent, type StoredEvent } from '../../../collector/store/store.js';
 import type { UmbraEvent } from '../../../agent/event.js';
 import { answerQuery } from '../../../collector/api/query.js';
 import { AGENT, makeEvent } from '../helpers.js';
@@ -49,7 +49,7 @@ describe('Elasticsearch store against a real cluster', function () {
 
   const stored = (seq: number, service?: string): StoredEvent => {
     const event = makeEvent(seq, service ? { service } : {});
-    return { event, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
+    return storedEvent(event, AGENT, Date.parse(event['@timestamp']));
   };
 
   it('installs idempotently: the second time everything is unchanged', async () => {
@@ -81,7 +81,7 @@ describe('Elasticsearch store against a real cluster', function () {
       expect(claude[0]!.event.id).to.equal(`${AGENT}:990`);
       // source.ip is mapped ip: a value that is not an address is refused by Elasticsearch itself.
       const bad = stored(5000);
-      const json = JSON.stringify({ ...bad.event, source: { ip: 'not-an-ip', port: 1 } });
+      const json = JSON.stringify({ ...JSON.parse(bad.json), source: { ip: 'not-an-ip', port: 1 } });
       await store.insertBatch([{ ...bad, json }], []);
       await store.flush(60_000);
       const dl = await store.deadLetters(1);
@@ -99,7 +99,7 @@ describe('Elasticsearch store against a real cluster', function () {
     try {
       const toStored = (agentId: string) => (e: unknown): StoredEvent => {
         const event = e as UmbraEvent;
-        return { event, json: JSON.stringify(event), agentId, timestampMs: Date.parse(event['@timestamp']) };
+        return storedEvent(event, agentId, Date.parse(event['@timestamp']));
       };
       await store.insertBatch(BATCH_G1.map(toStored(G1)), []);
       await store.insertBatch(BATCH_G2.map(toStored(G2)), []);

@@ -9,14 +9,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MIGRATIONS } from '../../../collector/store/sqlite-migrations.js';
 import { SqliteStore } from '../../../collector/store/sqlite.js';
-import { bucketStart, capSplit, type StoredEvent } from '../../../collector/store/store.js';
+import { bucketStart, capSplit, storedEvent, type StoredEvent } from '../../../collector/store/store.js';
 import { AGENT, makeEvent } from '../helpers.js';
 
 function stored(seq: number, over: Parameters<typeof makeEvent>[1] & { category?: string; user?: unknown } = {}): StoredEvent {
   const e = makeEvent(seq, over) as any;
   if (over.category !== undefined) e.umbra.service.category = over.category;
   if (over.user !== undefined) e.user = { name: over.user };
-  return { event: e, agentId: AGENT, timestampMs: Date.parse(e['@timestamp']) };
+  return storedEvent(e, AGENT, Date.parse(e['@timestamp']));
 }
 
 describe('SQLite store: query side', () => {
@@ -122,11 +122,11 @@ describe('SQLite store: query side', () => {
           const base = Date.UTC(2026, 10, 25, 12);
           const events = spec.map(([min, svc], i) => {
             const e = makeEvent(i, { agent, service: svc, ts: new Date(base + min * 60_000).toISOString() });
-            return { event: e, agentId: agent, timestampMs: Date.parse(e['@timestamp']) };
+            return storedEvent(e, agent, Date.parse(e['@timestamp']));
           });
           await s.insertBatch(events, []);
           // Oracle: newest first, equal times in reverse order of storing.
-          const order = events.map((e, i) => ({ id: e.event.event.id!, t: e.timestampMs, i })).sort((x, y) => y.t - x.t || y.i - x.i).map((x) => x.id);
+          const order = events.map((e, i) => ({ id: e.id, t: e.timestampMs, i })).sort((x, y) => y.t - x.t || y.i - x.i).map((x) => x.id);
           const seen: string[] = [];
           let after;
           for (let n = 0; n < 100; n++) {

@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT_INTERVAL_MS, SqliteWorkerStore } from '../../../collector/store/sqlite-worker.js';
 import { SCHEMA_VERSION } from '../../../collector/store/sqlite-migrations.js';
-import type { StoredEvent } from '../../../collector/store/store.js';
+import { storedEvent, type StoredEvent } from '../../../collector/store/store.js';
 import { UmbraError } from '../../../common/errors.js';
 import { AGENT, makeEvent } from '../helpers.js';
 
 const stored = (seq: number): StoredEvent => {
   const event = makeEvent(seq);
-  return { event, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
+  return storedEvent(event, AGENT, Date.parse(event['@timestamp']));
 };
 
 describe('SQLite store in its worker thread', function () {
@@ -38,7 +38,7 @@ describe('SQLite store in its worker thread', function () {
     ]);
     expect(await s.count()).to.equal(1000);
     expect(await s.countDeadLetters()).to.equal(1);
-    expect((await s.query({ limit: 1 }))[0]).to.deep.equal(stored(999).event);
+    expect((await s.query({ limit: 1 }))[0]).to.deep.equal(JSON.parse(stored(999).json));
     expect((await s.deadLetters())[0]).to.include({ reason: 'json_invalid', agentId: AGENT });
     await s.close();
     // Committed on disk, as seen by another connection.
@@ -63,7 +63,7 @@ describe('SQLite store in its worker thread', function () {
   it('a failing batch in a group fails alone; the others are stored', async () => {
     const s = await SqliteWorkerStore.open(join(dir, 'f.sqlite'));
     const bad = stored(5);
-    (bad.event.source as { ip: unknown }).ip = null; // NOT NULL fails inside the transaction
+    (bad as { sourceIp: unknown }).sourceIp = null; // NOT NULL fails inside the transaction
     const [a, b, c] = await Promise.allSettled([s.insertBatch([stored(1)], []), s.insertBatch([stored(4), bad], []), s.insertBatch([stored(2)], [])]);
     expect(a).to.deep.equal({ status: 'fulfilled', value: { accepted: 1, duplicates: 0 } });
     expect(b.status).to.equal('rejected');

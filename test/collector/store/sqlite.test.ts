@@ -5,13 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '../../../collector/store/sqlite.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../../collector/store/sqlite-migrations.js';
-import { MAX_DEAD_LETTER_LINE_CHARS, MAX_QUERY_LIMIT, type DeadLetter, type StoredEvent } from '../../../collector/store/store.js';
+import { MAX_DEAD_LETTER_LINE_CHARS, MAX_QUERY_LIMIT, type DeadLetter, type StoredEvent, storedEvent } from '../../../collector/store/store.js';
 import { UmbraError } from '../../../common/errors.js';
 import { AGENT, makeEvent } from '../helpers.js';
 
 const stored = (seq: number, over: Parameters<typeof makeEvent>[1] = {}): StoredEvent => {
   const event = makeEvent(seq, over);
-  return { event, json: JSON.stringify(event), agentId: AGENT, timestampMs: Date.parse(event['@timestamp']) };
+  return storedEvent(event, AGENT, Date.parse(event['@timestamp']));
 };
 
 describe('SQLite store', () => {
@@ -72,7 +72,7 @@ describe('SQLite store', () => {
   it('stores a batch in one transaction: a failing row leaves nothing of the batch', async () => {
     const s = SqliteStore.open(join(dir, 'tx.sqlite'));
     const bad = stored(2);
-    (bad.event.source as { ip: unknown }).ip = null; // NOT NULL constraint fails inside the transaction
+    (bad as { sourceIp: unknown }).sourceIp = null; // NOT NULL constraint fails inside the transaction
     let failed = false;
     await s.insertBatch([stored(1), bad], []).catch(() => { failed = true; });
     expect(failed).to.equal(true);
@@ -95,7 +95,7 @@ describe('SQLite store', () => {
     // i in [1000, 1010), odd, not a multiple of 3: 1001, 1003, 1007, 1009.
     expect(r.map((e) => e.event.id)).to.deep.equal([1009, 1007, 1003, 1001].map((i) => `${AGENT}:${i}`));
     expect(await s.query({ agentId: 'someone-else' })).to.deep.equal([]);
-    expect(r[0]).to.deep.equal(batch[1009]!.event);
+    expect(r[0]).to.deep.equal(JSON.parse(batch[1009]!.json));
     await s.close();
   });
 });
