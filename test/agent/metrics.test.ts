@@ -321,7 +321,7 @@ describe('agent metrics: umbra agent --metrics-listen', function () {
     child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     // the reference: tcpdump on the same interface with the same filter
-    const td = spawn('tcpdump', ['-i', 'lo', '-n', '-Z', 'root', '-w', '/dev/null', filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const td = spawn('tcpdump', ['-i', 'lo', '-n', '-s', '256', '-B', '8192', '-Z', 'root', '-w', '/dev/null', filter], { stdio: ['ignore', 'ignore', 'pipe'] });
     let tdErr = '';
     td.stderr!.on('data', (d: Buffer) => (tdErr += d.toString()));
     const tdExited = new Promise<void>((resolve) => td.on('exit', () => resolve()));
@@ -336,7 +336,7 @@ describe('agent metrics: umbra agent --metrics-listen', function () {
         await new Promise<void>((r, j) => sock.send(Buffer.from(`umbra metrics test ${i}`), port, '127.0.0.1', (e) => (e ? j(e) : r())));
       }
       sock.close();
-      await sleep(500); // both capture rings hand over their last block (100 ms timeouts)
+      await sleep(1500); // the rings hand over their last block after a timeout (agent 100 ms, tcpdump 1 s)
       td.kill('SIGINT');
       await tdExited;
       const captured = Number(/(\d+) packets? captured/.exec(tdErr)?.[1]);
