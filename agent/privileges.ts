@@ -64,13 +64,42 @@ export function isRoot(): boolean {
  * to the user, so the agent can still write there after the drop. Only when root.
  */
 export function prepareOwnedDir(dir: string, ids: UserIds): void {
-  mkdirSync(dir, { recursive: true, mode: 0o750 });
+  const fail = (what: string, p: string, e: unknown): never => {
+    const code = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new UmbraError('UMBRA_E_USAGE', `spool directory ${dir}: cannot ${what} ${p} (${code})${code === 'EACCES' || code === 'EPERM' ? `; the agent needs to run as root (with CAP_CHOWN and CAP_DAC_READ_SEARCH) to hand it to user ${ids.name}` : ''}`);
+  };
+  try {
+    mkdirSync(dir, { recursive: true, mode: 0o750 });
+  } catch (e) {
+    fail('create', dir, e);
+  }
   if (!isRoot()) return;
+  // Children are listed before their directory changes owner: root needs no
+  // CAP_DAC_READ_SEARCH for a directory it still owns.
   const walk = (p: string): void => {
-    const st = lstatSync(p);
+    let st;
+    try {
+      st = lstatSync(p);
+    } catch (e) {
+      return fail('inspect', p, e);
+    }
     if (st.isSymbolicLink()) return;
-    if (st.uid !== ids.uid || st.gid !== ids.gid) chownSync(p, ids.uid, ids.gid);
-    if (st.isDirectory()) for (const e of readdirSync(p)) walk(join(p, e));
+    if (st.isDirectory()) {
+      let entries: string[] = [];
+      try {
+        entries = readdirSync(p);
+      } catch (e) {
+        fail('list', p, e);
+      }
+      for (const e of entries) walk(join(p, e));
+    }
+    if (st.uid !== ids.uid || st.gid !== ids.gid) {
+      try {
+        chownSync(p, ids.uid, ids.gid);
+      } catch (e) {
+        fail(`give to user ${ids.name}`, p, e);
+      }
+    }
   };
   walk(dir);
 }

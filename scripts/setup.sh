@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   libpcap-dev build-essential python3
   tshark dnsutils dnsmasq-base tcpdump iproute2 ethtool nftables openssl curl
+  systemd strace libcap2-bin
 )
 
 if [ "${UMBRA_SETUP_SKIP_APT:-0}" != 1 ] && command -v apt-get >/dev/null; then
