@@ -26,7 +26,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
 import { constants as zc, gzip } from 'node:zlib';
 import { Counters } from '../stats.js';
-import type { Spool, SpoolRecord } from './spool.js';
+import { ndjsonBody, SpoolArena, type Spool, type SpoolRecord } from './spool.js';
 
 /** Path of the ingest endpoint under the collector URL. */
 export const EVENTS_PATH = '/api/v1/events';
@@ -104,7 +104,6 @@ interface HttpResult {
 }
 
 const gzipAsync = promisify(gzip);
-const NEWLINE = Buffer.from('\n');
 
 /** Milliseconds to wait from a `Retry-After` value (delta-seconds or HTTP-date), or undefined. */
 export function parseRetryAfter(value: string | undefined, now = Date.now()): number | undefined {
@@ -140,6 +139,8 @@ export class Shipper {
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly random: () => number;
   private readonly onRequest: ((seconds: number, status: number | null) => void) | undefined;
+  /** The window's JSON, read into one reused buffer (see SpoolArena); untouched until every request of the window is over. */
+  private readonly arena = new SpoolArena();
 
   private running: Promise<void> | undefined;
   private stopping = false;
@@ -261,7 +262,7 @@ export class Shipper {
   private async step(): Promise<boolean> {
     // Woken early from a wait by stop(): the wait still holds (Retry-After is the collector's word).
     if (Date.now() < this.retryAt) return this.wait(this.retryAt - Date.now());
-    const window = this.spool.readBatch(this.eventsNow * this.maxInflight, this.maxBytes * this.maxInflight);
+    const window = this.spool.readBatch(this.eventsNow * this.maxInflight, this.maxBytes * this.maxInflight, this.arena);
     if (window.length === 0) {
       if (this.stopping) return false;
       await this.sleep(this.lingerMs);
@@ -334,7 +335,7 @@ export class Shipper {
    * step() does, in sequence order.
    */
   private async send(records: SpoolRecord[]): Promise<Outcome> {
-    const body = Buffer.concat(records.flatMap((r, i) => (i === 0 ? [r.json] : [NEWLINE, r.json])));
+    const body = ndjsonBody(records);
     let res: HttpResult;
     try {
       res = await this.post(body, records.length);
@@ -402,7 +403,8 @@ export class Shipper {
   }
 
   private async post(ndjson: Buffer, events: number): Promise<HttpResult> {
-    const body = this.useGzip ? await gzipAsync(ndjson, { level: this.gzipLevel }) : ndjson;
+    // identity: a copy, as a socket may still be writing it after an early answer, when the arena is reused
+    const body = this.useGzip ? await gzipAsync(ndjson, { level: this.gzipLevel }) : Buffer.from(ndjson);
     this.counters.inc('ship.batches_sent');
     this.counters.inc('ship.events_sent', events);
     this.counters.inc('ship.bytes_sent', body.length);

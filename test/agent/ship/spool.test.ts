@@ -4,7 +4,7 @@ import { appendFileSync, existsSync, mkdirSync, rmSync, readdirSync, readFileSyn
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
-import { FRAME_HEADER_BYTES, FRAME_MAGIC, Spool, SpoolError, type SpoolOptions } from '../../../agent/ship/spool.js';
+import { ARENA_KEEP_BYTES, FRAME_HEADER_BYTES, FRAME_MAGIC, ndjsonBody, Spool, SpoolArena, SpoolError, type SpoolOptions } from '../../../agent/ship/spool.js';
 import type { UmbraEvent } from '../../../agent/event.js';
 import { mkEvent, tempDir } from '../../helpers/ship.js';
 
@@ -92,6 +92,47 @@ describe('agent/ship/spool', () => {
     s.ack(10);
     expect(s.readBatch(3, 1e9)).to.deep.equal([]);
     expect(() => s.ack(11)).to.throw(RangeError);
+    s.close();
+  });
+
+  it('readBatch into an arena: the same records as copies, laid out as NDJSON (ndjsonBody is a view), the arena reused and grown', () => {
+    const s = open();
+    // ~1 KB events: 200 of them outgrow the arena's first 64 KiB in the middle of a read
+    for (let i = 0; i < 200; i++) s.append(mkEvent(i, 900));
+    const arena = new SpoolArena();
+    const copies = s.readBatch(1e9, 1e12);
+    const viewed = s.readBatch(1e9, 1e12, arena);
+    expect(viewed.map((r) => r.seq)).to.deep.equal(copies.map((r) => r.seq));
+    expect(viewed.map((r) => r.json.toString())).to.deep.equal(copies.map((r) => r.json.toString()));
+    const expected = copies.map((r) => r.json.toString()).join('\n');
+    // copies: concatenated; arena records: one view of the arena, also for any run of them
+    expect(ndjsonBody(copies).toString()).to.equal(expected);
+    const body = ndjsonBody(viewed);
+    expect(body.toString()).to.equal(expected);
+    expect(body.buffer).to.equal(arena.buf.buffer);
+    expect(ndjsonBody(viewed.slice(50, 120)).toString()).to.equal(copies.slice(50, 120).map((r) => r.json.toString()).join('\n'));
+    expect(ndjsonBody(viewed.slice(7, 8)).toString()).to.equal(copies[7]!.json.toString());
+    expect(ndjsonBody([]).length).to.equal(0);
+    // records from two separate reads are not adjacent: a copy, still right
+    s.ack(100);
+    const buf = arena.buf;
+    const again = s.readBatch(10, 1e12, arena);
+    expect(arena.buf).to.equal(buf); // reused, not reallocated
+    expect(again.map((r) => r.seq)).to.deep.equal([101, 102, 103, 104, 105, 106, 107, 108, 109, 110]);
+    expect(ndjsonBody([copies[0]!, again[0]!]).toString()).to.equal(copies[0]!.json.toString() + '\n' + again[0]!.json.toString());
+    s.close();
+  });
+
+  it('an arena grown past ARENA_KEEP_BYTES is given back after a read that used less than a quarter of it', () => {
+    const s = open();
+    const n = Math.ceil((2 * ARENA_KEEP_BYTES) / 1000);
+    for (let i = 0; i < n; i++) s.append(mkEvent(i, 900));
+    const arena = new SpoolArena();
+    expect(s.readBatch(1e9, 1e12, arena)).to.have.length(n);
+    expect(arena.buf.length).to.be.greaterThan(ARENA_KEEP_BYTES);
+    expect(s.readBatch(3, 1e12, arena)).to.have.length(3);
+    expect(s.readBatch(3, 1e12, arena).map((r) => r.seq)).to.deep.equal([1, 2, 3]);
+    expect(arena.buf.length).to.equal(ARENA_KEEP_BYTES);
     s.close();
   });
 
