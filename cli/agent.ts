@@ -11,7 +11,7 @@ import { DEFAULT_AGENT_USER } from '../agent/privileges.js';
 import { DEFAULT_METRICS_HOST, parseMetricsListen, type MetricsListen } from '../agent/metrics.js';
 import { DEFAULT_STATS_INTERVAL_MS, runAgent, type AgentSource } from '../agent/runner.js';
 import { DEFAULT_SPOOL_MAX_BYTES } from '../agent/ship/spool.js';
-import { MAX_TOKEN_FILE_BYTES } from '../collector/config.js';
+import { MAX_TOKEN_FILE_BYTES } from '../common/limits.js';
 
 const OBSERVER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 

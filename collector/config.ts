@@ -34,11 +34,9 @@ export const DEFAULT_DATA_DIR = 'umbra-data';
 export const DEFAULT_SQLITE_FILE = 'umbra.sqlite';
 /** Default index prefix in Elasticsearch. */
 export const DEFAULT_ES_INDEX_PREFIX = 'umbra';
-/** Longest token file read (a token is ~43 characters; this catches a wrong path). */
-export const MAX_TOKEN_FILE_BYTES = 4096;
-/** Largest configuration file read. */
-export { MAX_CONFIG_FILE_BYTES } from '../common/limits.js';
-import { MAX_CONFIG_FILE_BYTES } from '../common/limits.js';
+/** Longest token file read, and largest configuration file read. */
+export { MAX_CONFIG_FILE_BYTES, MAX_TOKEN_FILE_BYTES } from '../common/limits.js';
+import { MAX_CONFIG_FILE_BYTES, MAX_TOKEN_FILE_BYTES } from '../common/limits.js';
 
 /** An agent or admin credential: only the SHA-256 of the token is kept. */
 export interface Credential {

@@ -19,4 +19,9 @@ describe('layout', () => {
       expect(offenders.map((f) => f.slice(ROOT.length + 1))).to.deep.equal([]);
     });
   }
+  it('cli/agent.ts (the gateway agent) imports no collector/ module and loads ajv/yaml only for --config', () => {
+    const src = readFileSync(join(ROOT, 'cli', 'agent.ts'), 'utf8');
+    expect(src).not.to.match(/from '\.\.\/collector\//);
+    for (const f of sources(join(ROOT, 'agent'))) expect(readFileSync(f, 'utf8'), f).not.to.match(/^import (?!type )[^;]*from '(ajv|yaml)'/m);
+  });
 });
