@@ -127,7 +127,10 @@ export async function run(argv: string[]): Promise<number> {
     say(summaryTable(events));
 
     say(`\nquery API (the admin token is valid while this demo runs):`);
-    say(`  curl --cacert ${tls.certFile} -H 'Authorization: Bearer ${adminToken.token}' '${collector.url}/api/v1/events?limit=5'`);
+    const curl = `curl --cacert ${tls.certFile} -H 'Authorization: Bearer ${adminToken.token}'`;
+    say(`  ${curl} '${collector.url}/api/v1/events?limit=5'`);
+    say(`  ${curl} '${collector.url}/api/v1/summary/services'   (docs/api.md: every route)`);
+    say(`  ${curl} '${collector.url}/metrics'   (Prometheus; docs/metrics.md)`);
     if (v.once) return 0;
     say('\ncollector running; Ctrl-C to stop.');
     await new Promise<void>((done) => {
