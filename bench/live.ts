@@ -19,7 +19,11 @@
 // Per rate: tcpreplay's achieved rate, the agent's kernel drops (pcap ps_drop +
 // ps_ifdrop), packets that passed the prefilter, AI events found vs expected
 // (`umbra analyze` on the same file: the same pipeline without loss), events
-// stored by the collector, and the agent's peak RSS (VmHWM). Then the same rates
+// stored by the collector, and the agent's peak RSS (VmHWM of the node process
+// itself: bin/umbra.js's shebang `env -S node …` execs node in place, checked by
+// /proc/PID/comm) with a breakdown taken at the end of the run: anonymous memory
+// (V8 heap, Buffers, malloc), file-backed (the node binary's pages, shared) and
+// the kernel capture ring mapped in (socket:[…] in smaps). Then the same rates
 // with `tcpdump -p -B 32768 -w /dev/null` and the same prefilter, for reference.
 // Last line: the highest rate with 0 kernel drops and every expected event found.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -85,13 +89,24 @@ async function tcpreplay(capture: string, rate: string): Promise<{ pps: number; 
   return { pps, sent };
 }
 
-interface AgentRow { rate: string; pps: number; sent: number; kernelDrops: number; passed: number; events: number; stored: number; rssMb: number }
+interface AgentRow { rate: string; pps: number; sent: number; kernelDrops: number; passed: number; events: number; stored: number; rssMb: number; anonMb: number; fileMb: number; ringMb: number }
 interface DumpRow { rate: string; pps: number; sent: number; kernelDrops: number; passed: number }
 
-const peakRssMb = (pid: number): number => {
-  const m = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-};
+/** The process's peak RSS and what its RSS is made of now (MB), from /proc. */
+function memoryOf(pid: number): { rssMb: number; anonMb: number; fileMb: number; ringMb: number } {
+  const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  if (comm !== 'node') throw new Error(`agent pid ${pid} is '${comm}', not node: its RSS would not be the agent's`);
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const kb = (k: string): number => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
+  // the capture ring: a mapping of the packet socket, `socket:[inode]` in smaps
+  let ringKb = 0;
+  let inRing = false;
+  for (const line of readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    if (/^[0-9a-f]+-[0-9a-f]+ /.test(line)) inRing = /\ssocket:\[\d+\]$/.test(line);
+    else if (inRing && line.startsWith('Rss:')) ringKb += Number(/(\d+)/.exec(line)![1]);
+  }
+  return { rssMb: kb('VmHWM') / 1024, anonMb: kb('RssAnon') / 1024, fileMb: (kb('RssFile') - ringKb) / 1024, ringMb: ringKb / 1024 };
+}
 
 async function agentRun(work: string, capture: string, rate: string, certFile: string, keyFile: string, tokenFile: string, n: number): Promise<AgentRow> {
   const dataDir = join(work, `data-${n}`);
@@ -110,7 +125,7 @@ async function agentRun(work: string, capture: string, rate: string, certFile: s
   await sleep(300);
   const t = await tcpreplay(capture, rate);
   await sleep(SETTLE_MS);
-  const rssMb = peakRssMb(agent.pid!);
+  const mem = memoryOf(agent.pid!);
   agent.kill('SIGTERM');
   await exited;
   const last = /stopped \(signal\): (.*)$/m.exec(err)?.[1] ?? '';
@@ -118,7 +133,7 @@ async function agentRun(work: string, capture: string, rate: string, certFile: s
   const stored = await collector.store.count();
   await collector.close();
   rmSync(dataDir, { recursive: true, force: true });
-  return { rate, pps: t.pps, sent: t.sent, kernelDrops: v('kernel_dropped') + v('if_dropped'), passed: v('packets'), events: v('events'), stored, rssMb };
+  return { rate, pps: t.pps, sent: t.sent, kernelDrops: v('kernel_dropped') + v('if_dropped'), passed: v('packets'), events: v('events'), stored, ...mem };
 }
 
 async function tcpdumpRun(capture: string, rate: string): Promise<DumpRow> {
@@ -200,9 +215,9 @@ async function main(): Promise<void> {
 
     const pad = (s: string | number, w: number): string => String(s).padStart(w);
     console.log('\numbra agent (default prefilter)');
-    console.log(`${pad('asked', 8)} ${pad('sent pps', 10)} ${pad('sent', 8)} ${pad('passed', 8)} ${pad('k.drops', 8)} ${pad('events', 7)} ${pad('expected', 8)} ${pad('stored', 7)} ${pad('peak RSS MB', 11)}`);
+    console.log(`${pad('asked', 8)} ${pad('sent pps', 10)} ${pad('sent', 8)} ${pad('passed', 8)} ${pad('k.drops', 8)} ${pad('events', 7)} ${pad('expected', 8)} ${pad('stored', 7)} ${pad('peak RSS MB', 11)}  at the end: anon + file + ring MB`);
     for (const r of rows) {
-      console.log(`${pad(r.rate, 8)} ${pad(r.pps.toFixed(0), 10)} ${pad(r.sent, 8)} ${pad(r.passed, 8)} ${pad(r.kernelDrops, 8)} ${pad(r.events, 7)} ${pad(expected, 8)} ${pad(r.stored, 7)} ${pad(r.rssMb.toFixed(1), 11)}`);
+      console.log(`${pad(r.rate, 8)} ${pad(r.pps.toFixed(0), 10)} ${pad(r.sent, 8)} ${pad(r.passed, 8)} ${pad(r.kernelDrops, 8)} ${pad(r.events, 7)} ${pad(expected, 8)} ${pad(r.stored, 7)} ${pad(r.rssMb.toFixed(1), 11)}  ${r.anonMb.toFixed(1)} + ${r.fileMb.toFixed(1)} + ${r.ringMb.toFixed(1)}`);
     }
     console.log('\ntcpdump -p -B 32768 -w /dev/null (same prefilter)');
     console.log(`${pad('asked', 8)} ${pad('sent pps', 10)} ${pad('sent', 8)} ${pad('passed', 8)} ${pad('k.drops', 8)}`);
