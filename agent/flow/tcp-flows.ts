@@ -84,18 +84,28 @@ class Flow {
   client: TcpReassembly | null = null;
   server: TcpReassembly | null = null;
   buffered = 0;
+  /**
+   * The client's address, then the server's (4 or 16 bytes each), copied (packet bytes are
+   * valid only during the capture callback) into one array: no ArrayBuffer and no view per
+   * address, each ~100-200 bytes besides its bytes, for up to MAX_FLOWS flows.
+   */
+  readonly addrs: Uint8Array;
 
   constructor(
     readonly hash: number,
     readonly ipVersion: 4 | 6,
-    readonly clientAddr: Uint8Array,
+    client: Uint8Array,
     readonly clientPort: number,
-    readonly serverAddr: Uint8Array,
+    server: Uint8Array,
     readonly serverPort: number,
     now: number,
   ) {
     this.queuedSec = now;
     this.lastSec = now;
+    const addrs = new Uint8Array(2 * client.length);
+    addrs.set(client);
+    addrs.set(server, client.length);
+    this.addrs = addrs;
   }
 }
 
@@ -131,11 +141,11 @@ export class TcpFlowTable {
     let flow = this.buckets.get(h) ?? null;
     let fromClient = false;
     while (flow !== null) {
-      if (flow.clientPort === pkt.srcPort && flow.serverPort === pkt.dstPort && sameAddr(flow.clientAddr, src) && sameAddr(flow.serverAddr, dst)) {
+      if (flow.clientPort === pkt.srcPort && flow.serverPort === pkt.dstPort && sameAddrAt(flow.addrs, 0, src) && sameAddrAt(flow.addrs, 1, dst)) {
         fromClient = true;
         break;
       }
-      if (flow.clientPort === pkt.dstPort && flow.serverPort === pkt.srcPort && sameAddr(flow.clientAddr, dst) && sameAddr(flow.serverAddr, src)) break;
+      if (flow.clientPort === pkt.dstPort && flow.serverPort === pkt.srcPort && sameAddrAt(flow.addrs, 0, dst) && sameAddrAt(flow.addrs, 1, src)) break;
       flow = flow.nextInBucket;
     }
     const flags = pkt.flags;
@@ -231,8 +241,8 @@ export class TcpFlowTable {
       // SYN: the sender is the client. SYN-ACK (its SYN missed): the receiver is.
       const senderIsClient = !ack;
       flow = senderIsClient
-        ? new Flow(h, pkt.ipVersion, pkt.src.slice(), pkt.srcPort, pkt.dst.slice(), pkt.dstPort, pkt.tsSec)
-        : new Flow(h, pkt.ipVersion, pkt.dst.slice(), pkt.dstPort, pkt.src.slice(), pkt.srcPort, pkt.tsSec);
+        ? new Flow(h, pkt.ipVersion, pkt.src, pkt.srcPort, pkt.dst, pkt.dstPort, pkt.tsSec)
+        : new Flow(h, pkt.ipVersion, pkt.dst, pkt.dstPort, pkt.src, pkt.srcPort, pkt.tsSec);
       flow.started = true;
       flow.startSec = pkt.tsSec;
       flow.startNsec = pkt.tsNsec;
@@ -252,8 +262,8 @@ export class TcpFlowTable {
       if (dns) {
         const clientIsSrc = pkt.dstPort === DNS_PORT;
         flow = clientIsSrc
-          ? new Flow(h, pkt.ipVersion, pkt.src.slice(), pkt.srcPort, pkt.dst.slice(), pkt.dstPort, pkt.tsSec)
-          : new Flow(h, pkt.ipVersion, pkt.dst.slice(), pkt.dstPort, pkt.src.slice(), pkt.srcPort, pkt.tsSec);
+          ? new Flow(h, pkt.ipVersion, pkt.src, pkt.srcPort, pkt.dst, pkt.dstPort, pkt.tsSec)
+          : new Flow(h, pkt.ipVersion, pkt.dst, pkt.dstPort, pkt.src, pkt.srcPort, pkt.tsSec);
         flow.kind = K_DNS;
         flow.client = new TcpReassembly(this.counters);
         flow.server = new TcpReassembly(this.counters);
@@ -261,13 +271,13 @@ export class TcpFlowTable {
         // First seen mid-stream, opening a ClientHello or an HTTP request. Bulk data of
         // flows we never saw start (most of a gateway's traffic) gets no table entry:
         // checking its first bytes again is cheaper than holding one.
-        flow = new Flow(h, pkt.ipVersion, pkt.src.slice(), pkt.srcPort, pkt.dst.slice(), pkt.dstPort, pkt.tsSec);
+        flow = new Flow(h, pkt.ipVersion, pkt.src, pkt.srcPort, pkt.dst, pkt.dstPort, pkt.tsSec);
         flow.client = new TcpReassembly(this.counters);
       }
       this.counters.inc('tcp.flows_midstream');
     }
     this.insert(flow);
-    if (!syn) this.update(flow, pkt, sameAddr(flow.clientAddr, pkt.src) && flow.clientPort === pkt.srcPort);
+    if (!syn) this.update(flow, pkt, sameAddrAt(flow.addrs, 0, pkt.src) && flow.clientPort === pkt.srcPort);
     else if (syn && pkt.payload.length > 0) this.update(flow, pkt, !ack);
   }
 
@@ -515,9 +525,9 @@ export class TcpFlowTable {
       tsNsec,
       ipVersion: flow.ipVersion,
       transport: 'tcp',
-      srcIp: formatIp(flow.clientAddr),
+      srcIp: formatIp(flow.addrs.subarray(0, flow.addrs.length >> 1)),
       srcPort: flow.clientPort,
-      dstIp: formatIp(flow.serverAddr),
+      dstIp: formatIp(flow.addrs.subarray(flow.addrs.length >> 1)),
       dstPort: flow.serverPort,
     };
   }
@@ -619,10 +629,12 @@ function endpointHash(addr: Uint8Array, port: number): number {
   return h & 0x3fffffff;
 }
 
-function sameAddr(a: Uint8Array, b: Uint8Array): boolean {
-  const n = a.length;
-  if (n !== b.length) return false;
-  for (let i = 0; i < n; i++) if (a[i] !== b[i]) return false;
+/** `b` equals the client's (which 0) or the server's (which 1) address in a flow's `addrs`. */
+function sameAddrAt(addrs: Uint8Array, which: 0 | 1, b: Uint8Array): boolean {
+  const n = b.length;
+  if (addrs.length !== 2 * n) return false;
+  const off = which * n;
+  for (let i = 0; i < n; i++) if (addrs[off + i] !== b[i]) return false;
   return true;
 }
 
