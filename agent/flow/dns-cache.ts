@@ -12,7 +12,10 @@ import type { DnsMessage, DnsRecord } from '../decode/dns.js';
 export const DNS_CACHE_TTL_FLOOR_SEC = 60;
 /** Longest time a name is kept, whatever the TTL says. */
 export const DNS_CACHE_TTL_CAP_SEC = 6 * 3600;
-/** Addresses held; beyond it the least recently inserted/used address is evicted. */
+/**
+ * Addresses held; beyond it the least recently inserted/used address is evicted. Memory when
+ * full (measured): ~270 bytes an address with one name, ~600 with two, so 17-40 MB.
+ */
 export const DNS_CACHE_MAX_ENTRIES = 65536;
 /** Names kept per address (shared CDN addresses collect many); the oldest goes first. */
 export const DNS_CACHE_MAX_NAMES_PER_ADDRESS = 8;

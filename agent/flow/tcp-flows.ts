@@ -41,7 +41,11 @@ import { TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, type L4Packet } from '../packet.js'
 import type { Counters } from '../stats.js';
 import { MAX_STREAM_PREFIX, TcpReassembly } from './tcp-reassembly.js';
 
-/** Flows tracked at once; the least recently used is evicted beyond this. */
+/**
+ * Flows tracked at once; the least recently used is evicted beyond this. Memory when full
+ * (measured, IPv4): ~430 bytes a decided flow, ~560 one still waiting for its first data,
+ * so 43-56 MB for the table alone.
+ */
 export const MAX_FLOWS = 100_000;
 /** A flow with no packet for this long (capture time) is ended. */
 export const FLOW_IDLE_TIMEOUT_SEC = 120;
