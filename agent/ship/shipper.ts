@@ -13,14 +13,15 @@
 // exponential backoff with full jitter (delay = random × min(cap, base × 2^attempt)).
 // 415 → gzip is turned off and the batch sent again as identity.
 //
-// Several requests in flight (`maxInflight`, default DEFAULT_MAX_INFLIGHT): the shipper
-// reads a window of up to maxInflight batches from the spool, sends them at once (the
-// collector commits batches that arrive together in one transaction) and acknowledges
-// the spool up to the end of the longest run of stored batches from the window's start:
-// acknowledgements stay a cumulative sequence. A batch stored after an earlier one
-// failed is sent again with the failed one; the collector counts it as duplicates.
-// One batch at a time, the agent and the collector would take turns waiting for each
-// other (and a WAN round trip would bound the rate).
+// Several requests in flight (`maxInflight`, default DEFAULT_MAX_INFLIGHT), a sliding
+// window: batches are read ahead from the spool (Spool.readAhead) and sent while fewer
+// than maxInflight are in flight; the spool is acknowledged batch by batch in sequence
+// order, as each oldest batch in flight is stored, so acknowledgements stay a cumulative
+// sequence. When one fails, no new batch is sent; those after it finish, and everything
+// from the failed one on is sent again (the collector counts the stored ones as
+// duplicates). One batch at a time, the agent and the collector would take turns waiting
+// for each other (and a WAN round trip would bound the rate); batches arriving together
+// are committed by the collector in one transaction.
 import { Agent, request } from 'node:https';
 import type { IncomingHttpHeaders } from 'node:http';
 import { promisify } from 'node:util';
@@ -97,6 +98,13 @@ export interface ShipperOptions {
 /** How sending one batch ended; `doneUpTo`: a retry after the batch's first part was stored (a split after 413). */
 type Outcome = { kind: 'ok' } | { kind: 'retry'; delayMs?: number; reason: string; doneUpTo?: number };
 
+/** A batch in flight: its records (views into its arena) and how its sending ends. */
+interface InFlight {
+  records: SpoolRecord[];
+  arena: SpoolArena;
+  done: Promise<Outcome>;
+}
+
 interface HttpResult {
   status: number;
   headers: IncomingHttpHeaders;
@@ -139,8 +147,12 @@ export class Shipper {
   private readonly log: (level: LogLevel, message: string) => void;
   private readonly random: () => number;
   private readonly onRequest: ((seconds: number, status: number | null) => void) | undefined;
-  /** The window's JSON, read into one reused buffer (see SpoolArena); untouched until every request of the window is over. */
-  private readonly arena = new SpoolArena();
+  /** Batches in flight, oldest first. */
+  private readonly window: InFlight[] = [];
+  /** A batch of the window failed: no new batch is sent until the window is over. */
+  private windowFailed = false;
+  /** Free read buffers (see SpoolArena): each batch in flight holds its own until its request is over. */
+  private readonly arenas: SpoolArena[] = [];
 
   private running: Promise<void> | undefined;
   private stopping = false;
@@ -258,78 +270,83 @@ export class Shipper {
     return true;
   }
 
-  /** One turn of the loop: read, maybe linger, send, wait on failure. False: stop now. */
+  /**
+   * One turn of the loop: fill the window (batches read ahead from the spool and sent while
+   * fewer than maxInflight are in flight), then wait for the oldest batch in flight. Stored:
+   * the spool is acknowledged up to its end. Failed: the batches after it are let finish
+   * (and will be sent again), the stored part of the failed one is acknowledged, the spool
+   * rewound, and the loop waits before sending again. False: stop now.
+   */
   private async step(): Promise<boolean> {
     // Woken early from a wait by stop(): the wait still holds (Retry-After is the collector's word).
     if (Date.now() < this.retryAt) return this.wait(this.retryAt - Date.now());
-    // A partial batch waits once for more events, unless we are flushing. Decided from the
-    // spool's count before reading: records read before the wait would be garbage after it,
-    // old enough by then to be promoted (bench/live: ~half the shipper's garbage).
-    const pending = this.spool.pending;
-    if (pending > 0 && pending < this.eventsNow && !this.lingered && !this.stopping && this.lingerMs > 0) {
-      this.lingered = true;
-      await this.sleep(this.lingerMs);
-      return true;
+    while (this.window.length < this.maxInflight && !this.windowFailed) {
+      const unread = this.spool.unread;
+      if (unread === 0) break;
+      if (unread < this.eventsNow) {
+        // A partial batch: sent only when nothing else is in flight, after waiting once for
+        // more events (unless flushing). Decided from the spool's count before reading:
+        // records read before the wait would be garbage after it, old enough by then to be
+        // promoted (bench/live: ~half the shipper's garbage).
+        if (this.window.length > 0) break;
+        if (!this.lingered && !this.stopping && this.lingerMs > 0) {
+          this.lingered = true;
+          await this.sleep(this.lingerMs);
+          return true;
+        }
+      }
+      const arena = this.arenas.pop() ?? new SpoolArena();
+      const records = this.spool.readAhead(this.eventsNow, this.maxBytes, arena);
+      if (records.length === 0) {
+        this.arenas.push(arena);
+        break;
+      }
+      this.lingered = false;
+      const b: InFlight = { records, arena, done: undefined as unknown as Promise<Outcome> };
+      b.done = this.send(records).then((o) => {
+        if (o.kind !== 'ok') this.windowFailed = true;
+        return o;
+      });
+      this.window.push(b);
     }
-    const window = this.spool.readBatch(this.eventsNow * this.maxInflight, this.maxBytes * this.maxInflight, this.arena);
-    if (window.length === 0) {
+    const head = this.window[0];
+    if (!head) {
       if (this.stopping) return false;
       await this.sleep(this.lingerMs);
       return true;
     }
-    this.lingered = false;
-    const batches = this.split(window);
-    const outcomes = await Promise.all(batches.map((b) => this.send(b)));
-    // Acknowledge the run of stored batches from the window's start (and the stored part of the first failed one).
-    let out: Outcome = { kind: 'ok' };
-    let ackUpTo = 0;
-    for (let i = 0; i < batches.length; i++) {
-      const o = outcomes[i]!;
-      if (o.kind === 'ok') {
-        ackUpTo = batches[i]![batches[i]!.length - 1]!.seq;
-        continue;
-      }
-      if (o.doneUpTo !== undefined) ackUpTo = o.doneUpTo;
-      // The longest wait any batch was told to observe (Retry-After), with the first failure's reason.
-      const delays = outcomes.slice(i).flatMap((x) => (x.kind === 'retry' && x.delayMs !== undefined ? [x.delayMs] : []));
-      out = { kind: 'retry', reason: o.reason, ...(delays.length ? { delayMs: Math.max(...delays) } : {}) };
-      break;
-    }
-    if (ackUpTo > 0) this.spool.ack(ackUpTo);
+    const out = await head.done;
     if (out.kind === 'ok') {
-      this.attempt = 0;
-      this.lastError = '';
-      if (this.lastProblem) this.log('info', `collector accepts events again (after: ${this.lastProblem})`);
-      this.lastProblem = '';
+      this.window.shift();
+      this.arenas.push(head.arena);
+      this.spool.ack(head.records[head.records.length - 1]!.seq);
+      if (!this.windowFailed) {
+        this.attempt = 0;
+        this.lastError = '';
+        if (this.lastProblem) this.log('info', `collector accepts events again (after: ${this.lastProblem})`);
+        this.lastProblem = '';
+      }
       return true;
     }
+    // The oldest batch in flight failed: the later ones finish (their answers are not used:
+    // acknowledgements are a cumulative sequence, so they are sent again), then start over.
+    const outcomes = await Promise.all(this.window.map((x) => x.done));
+    for (const x of this.window) this.arenas.push(x.arena);
+    this.window.length = 0;
+    this.windowFailed = false;
+    if (out.doneUpTo !== undefined) this.spool.ack(out.doneUpTo);
+    this.spool.rewind();
+    // The longest wait any batch was told to observe (Retry-After), with the oldest failure's reason.
+    const delays = outcomes.flatMap((x) => (x.kind === 'retry' && x.delayMs !== undefined ? [x.delayMs] : []));
     this.lastError = out.reason;
     if (out.reason !== this.lastProblem) {
       this.log(out.reason.startsWith('HTTP 401') || out.reason.startsWith('HTTP 403') ? 'error' : 'warn', `shipping to ${this.url.origin}: ${out.reason}; retrying`);
       this.lastProblem = out.reason;
     }
-    const delay = out.delayMs ?? backoffDelay(this.attempt, this.baseMs, this.capMs, this.random);
+    const delay = delays.length ? Math.max(...delays) : backoffDelay(this.attempt, this.baseMs, this.capMs, this.random);
     this.attempt++;
     this.counters.inc('ship.retries');
     return this.wait(delay);
-  }
-
-  /** The window cut into batches of at most eventsNow events and maxBytes of JSON (a lone larger event is a batch of its own). */
-  private split(window: SpoolRecord[]): SpoolRecord[][] {
-    const out: SpoolRecord[][] = [];
-    let cur: SpoolRecord[] = [];
-    let bytes = 0;
-    for (const r of window) {
-      if (cur.length > 0 && (cur.length >= this.eventsNow || bytes + r.json.length > this.maxBytes)) {
-        out.push(cur);
-        cur = [];
-        bytes = 0;
-      }
-      cur.push(r);
-      bytes += r.json.length;
-    }
-    if (cur.length) out.push(cur);
-    return out;
   }
 
   /**

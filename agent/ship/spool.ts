@@ -212,8 +212,11 @@ export class Spool {
   // Read cursor: no unacknowledged frame lies before (cursorSeg, cursorOff).
   private cursorSeg: Segment | undefined;
   private cursorOff = 0;
-  // Where each record of the last batch ends, to move the cursor on ack without rescanning.
+  // Where each record handed out and not yet acknowledged ends (the last readBatch, or every
+  // readAhead since the last rewind), to move the cursor on ack without rescanning.
   private lastBatchEnds: { seq: number; seg: Segment; next: number }[] = [];
+  // Where the next readAhead starts: after the last record it handed out (null: at the cursor).
+  private ahead: { seg: Segment; off: number; seq: number } | null = null;
   // Corrupt regions are counted once: only those beyond the furthest one counted.
   private countedSeg = -1;
   private countedOff = -1;
@@ -436,17 +439,65 @@ export class Spool {
    */
   readBatch(maxEvents: number, maxBytes: number, arena?: SpoolArena): SpoolRecord[] {
     if (this.closed) throw new SpoolError(this.dir, 'spool is closed');
+    this.rewind();
+    return this.scan(null, maxEvents, maxBytes, arena);
+  }
+
+  /**
+   * For several batches in flight: the events after those readAhead already handed out
+   * (oldest unacknowledged first after a rewind, an ack of all of them, or a readBatch),
+   * within the same limits as readBatch. Handed-out events come back only after rewind().
+   */
+  readAhead(maxEvents: number, maxBytes: number, arena?: SpoolArena): SpoolRecord[] {
+    if (this.closed) throw new SpoolError(this.dir, 'spool is closed');
+    const out = this.scan(this.ahead, maxEvents, maxBytes, arena);
+    if (out.length > 0) {
+      const end = this.lastBatchEnds[this.lastBatchEnds.length - 1]!;
+      this.ahead = { seg: end.seg, off: end.next, seq: end.seq };
+    }
+    return out;
+  }
+
+  /** The next readAhead starts again from the oldest unacknowledged event (after a failed send). */
+  rewind(): void {
+    this.ahead = null;
+    this.lastBatchEnds = [];
+  }
+
+  /** Events not yet handed out by readAhead (an upper bound: corrupt frames are included). */
+  get unread(): number {
+    return this._nextSeq - 1 - Math.max(this._ackedSeq, this.ahead?.seq ?? 0);
+  }
+
+  /**
+   * Reads from `from` (a readAhead position) or, when null or stale, from the cursor. Only
+   * a read from the cursor moves it (past acknowledged and damaged frames before the first
+   * record); a read ahead never moves it past frames that are not acknowledged.
+   */
+  private scan(from: { seg: Segment; off: number; seq: number } | null, maxEvents: number, maxBytes: number, arena: SpoolArena | undefined): SpoolRecord[] {
     const out: SpoolRecord[] = [];
     arena?.reset();
-    this.lastBatchEnds = [];
-    let segIdx = this.cursorSeg ? this.segments.indexOf(this.cursorSeg) : -1;
-    if (segIdx < 0) {
-      segIdx = 0;
-      this.cursorOff = 0;
+    let segIdx = from && from.seq > this._ackedSeq ? this.segments.indexOf(from.seg) : -1;
+    const fromCursor = segIdx < 0;
+    let off: number;
+    let after: number;
+    if (fromCursor) {
+      segIdx = this.cursorSeg ? this.segments.indexOf(this.cursorSeg) : -1;
+      if (segIdx < 0) {
+        segIdx = 0;
+        this.cursorOff = 0;
+      }
+      off = this.cursorOff;
+      after = this._ackedSeq;
+    } else {
+      off = from!.off;
+      after = from!.seq;
     }
-    let off = this.cursorOff;
+    const skipTo = (seg: Segment, to: number): void => {
+      if (out.length === 0 && fromCursor) this.moveCursor(seg, to);
+    };
     let bytes = 0;
-    let prevSeq = this._ackedSeq;
+    let prevSeq = after;
     while (out.length < maxEvents && segIdx < this.segments.length) {
       const seg = this.segments[segIdx]!;
       let f: FrameResult;
@@ -460,20 +511,20 @@ export class Spool {
         this.counters.inc('spool.missing_segments');
         if (this.gapFrom < 0) this.gapFrom = prevSeq;
         off = 0;
-        if (out.length === 0 || this.cursorSeg === seg) this.moveCursor(this.segments[segIdx]!, 0);
+        if ((out.length === 0 && fromCursor) || this.cursorSeg === seg) this.moveCursor(this.segments[segIdx]!, 0);
         continue;
       }
       if (f.kind === 'end') {
         if (segIdx === this.segments.length - 1) break;
         segIdx++;
         off = 0;
-        if (out.length === 0) this.moveCursor(this.segments[segIdx]!, 0);
+        skipTo(this.segments[segIdx]!, 0);
         continue;
       }
       if (f.kind === 'corrupt') {
         if (this.countCorrupt(seg, off, f.next)) this.gapFrom = prevSeq;
         off = f.next;
-        if (out.length === 0) this.moveCursor(seg, off);
+        skipTo(seg, off);
         continue;
       }
       if (this.gapFrom >= 0 && f.seq > this.gapFrom) {
@@ -482,10 +533,10 @@ export class Spool {
         this.gapFrom = -1;
       }
       prevSeq = Math.max(prevSeq, f.seq);
-      if (f.seq <= this._ackedSeq || (out.length > 0 && f.seq <= out[out.length - 1]!.seq)) {
-        if (f.seq > this._ackedSeq) this.counters.inc('spool.out_of_order_frames');
+      if (f.seq <= after || (out.length > 0 && f.seq <= out[out.length - 1]!.seq)) {
+        if (f.seq > after) this.counters.inc('spool.out_of_order_frames');
         off = f.next;
-        if (out.length === 0) this.moveCursor(seg, off);
+        skipTo(seg, off);
         continue;
       }
       if (out.length > 0 && bytes + f.length > maxBytes) break;
@@ -511,7 +562,9 @@ export class Spool {
     const written = this.writeAck();
     const end = this.lastBatchEnds.find((e) => e.seq === uptoSeq);
     if (end) this.moveCursor(end.seg, end.next);
-    this.lastBatchEnds = [];
+    // What was handed out beyond uptoSeq is still in flight: keep where it ends.
+    this.lastBatchEnds = this.lastBatchEnds.length && this.lastBatchEnds[this.lastBatchEnds.length - 1]!.seq > uptoSeq ? this.lastBatchEnds.filter((e) => e.seq > uptoSeq) : [];
+    if (this.ahead && this.ahead.seq <= uptoSeq) this.ahead = null;
     // Everything acknowledged: start a fresh segment so the old one can go.
     const active = this.segments[this.segments.length - 1]!;
     if (uptoSeq === this._nextSeq - 1 && active.size > 0) this.startSegment(this._nextSeq);

@@ -533,7 +533,7 @@ describe('agent/ship/spool', () => {
     }
   });
 
-  it('property: any sequence of appends, reads, acks and restarts matches a model', () => {
+  it('property: any sequence of appends, reads, reads ahead, rewinds, acks and restarts matches a model', () => {
     fc.assert(
       fc.property(
         fc.array(
@@ -542,6 +542,8 @@ describe('agent/ship/spool', () => {
             fc.record({ op: fc.constant('ack' as const), frac: fc.double({ min: 0, max: 1, noNaN: true }) }),
             fc.record({ op: fc.constant('read' as const), n: fc.integer({ min: 1, max: 20 }) }),
             fc.record({ op: fc.constant('restart' as const) }),
+            fc.record({ op: fc.constant('ahead' as const), n: fc.integer({ min: 1, max: 8 }) }),
+            fc.record({ op: fc.constant('rewind' as const) }),
           ),
           { maxLength: 80 },
         ),
@@ -553,6 +555,7 @@ describe('agent/ship/spool', () => {
           let next = 1;
           let acked = 0;
           let dropped = 0;
+          let handed = 0; // the last sequence readAhead handed out since the last rewind
           let k = 0;
           try {
             for (const op of ops) {
@@ -573,10 +576,21 @@ describe('agent/ship/spool', () => {
               } else if (op.op === 'read') {
                 const got = s.readBatch(op.n, 1e9).map((r) => ({ seq: r.seq, name: (JSON.parse(r.json.toString()) as UmbraEvent).dns!.question.name }));
                 expect(got).to.deep.equal(model.filter((m) => m.seq > acked).slice(0, op.n));
+                handed = 0;
+              } else if (op.op === 'ahead') {
+                expect(s.unread).to.equal(next - 1 - Math.max(acked, handed));
+                const got = s.readAhead(op.n, 1e9).map((r) => ({ seq: r.seq, name: (JSON.parse(r.json.toString()) as UmbraEvent).dns!.question.name }));
+                const want = model.filter((m) => m.seq > Math.max(acked, handed)).slice(0, op.n);
+                expect(got).to.deep.equal(want);
+                if (want.length) handed = want[want.length - 1]!.seq;
+              } else if (op.op === 'rewind') {
+                s.rewind();
+                handed = 0;
               } else {
                 s.close();
                 s = Spool.open(o);
                 expect(s.nextSeq).to.equal(next);
+                handed = 0;
               }
               expect(s.bytes).to.be.at.most(5000);
               expect(s.counters.get('spool.dropped')).to.equal(dropped);
@@ -588,7 +602,7 @@ describe('agent/ship/spool', () => {
           }
         },
       ),
-      { numRuns: 150 },
+      { numRuns: 300 },
     );
   });
 });
