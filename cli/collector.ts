@@ -5,7 +5,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UmbraError } from '../common/errors.js';
 import { generateToken } from '../collector/auth/tokens.js';
 import { loadConfig } from '../collector/config.js';
-import { startCollector } from '../collector/ingest/server.js';
+import { startCollectorThread } from '../collector/collector-thread.js';
+import type { IngestStats } from '../collector/ingest/server.js';
 
 const USAGE = `usage: umbra collector --config FILE [--check]
        umbra collector token [--agent ID]
@@ -64,24 +65,21 @@ export async function run(argv: string[]): Promise<number> {
     return 0;
   }
   if (config.collector.agents.length === 0) process.stderr.write(`umbra collector: warning: ${file}: /collector/agents is empty, no agent can send events\n`);
-  const c = await startCollector(config);
+  const c = await startCollectorThread(file);
   const where = config.store.type === 'sqlite' ? config.store.sqlite.path : config.store.elasticsearch.node;
   process.stderr.write(`${new Date().toISOString()} collector: listening on ${c.url} (${config.collector.agents.length} agent(s), store ${config.store.type} ${where})\n`);
-  await new Promise<void>((resolve) => {
+  const stats = await Promise.race([c.died, new Promise<IngestStats>((resolve) => {
     const stop = (sig: string): void => {
       process.stderr.write(`${new Date().toISOString()} collector: ${sig}, finishing in-flight batches\n`);
       process.off('SIGTERM', onTerm);
       process.off('SIGINT', onInt);
-      c.close().then(resolve, (e: unknown) => {
-        process.stderr.write(`${new Date().toISOString()} collector: error while closing: ${(e as Error).message}\n`);
-        resolve();
-      });
+      resolve(c.close());
     };
     const onTerm = (): void => stop('SIGTERM');
     const onInt = (): void => stop('SIGINT');
     process.on('SIGTERM', onTerm);
     process.on('SIGINT', onInt);
-  });
-  process.stderr.write(`${new Date().toISOString()} collector: stopped (${c.stats.batches} batches, ${c.stats.accepted} events stored, ${c.stats.duplicates} duplicates, ${c.stats.deadLettered} dead-lettered)\n`);
+  })]);
+  process.stderr.write(`${new Date().toISOString()} collector: stopped (${stats.batches} batches, ${stats.accepted} events stored, ${stats.duplicates} duplicates, ${stats.deadLettered} dead-lettered)\n`);
   return 0;
 }

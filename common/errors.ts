@@ -29,4 +29,11 @@ export class UmbraError extends Error {
     this.code = code;
     this.exitCode = ERRORS[code].exit;
   }
+
+  /** The same error from its code and final message (after crossing a worker-thread boundary). */
+  static rebuilt(code: ErrorCode, message: string): UmbraError {
+    const e = new UmbraError(code);
+    e.message = message;
+    return e;
+  }
 }

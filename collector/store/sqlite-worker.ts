@@ -6,13 +6,10 @@
 // (eventRow) so the worker receives plain arrays of strings and numbers.
 // If the worker dies, every pending and later call rejects: the ingest answers
 // 503 and the agents keep their spool until the collector is restarted.
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { UmbraEvent } from '../../agent/event.js';
 import { UmbraError } from '../../common/errors.js';
+import { startWorker as startModuleWorker } from '../../common/start-worker.js';
 import Database from 'better-sqlite3';
 import { eventRow, SqliteStore, type EventRow, type SqliteStoreOptions } from './sqlite.js';
 import type { DeadLetter, EventQuery, EventStore, InsertResult, StoredDeadLetter, StoredEvent } from './store.js';
@@ -127,16 +124,9 @@ export class SqliteWorkerStore implements EventStore {
   }
 }
 
-/** The worker runs this very module; from the source tree (tsx) it registers tsx first. */
+/** The worker runs this very module. */
 function startWorker(init: Init): Worker {
-  const self = import.meta.url;
-  if (!self.endsWith('.ts')) return new Worker(new URL(self), { workerData: init });
-  // tsx's ESM API (its package exports say where), resolved from here rather than from the working directory.
-  const pkgFile = createRequire(self).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(pkgFile, 'utf8')) as { exports: Record<string, { import: { default: string } }> };
-  const api = pathToFileURL(join(dirname(pkgFile), pkg.exports['./esm/api']!.import.default)).href;
-  const code = `import(${JSON.stringify(api)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); });`;
-  return new Worker(code, { eval: true, workerData: init });
+  return startModuleWorker(import.meta.url, { workerData: init });
 }
 
 /** The checkpointer thread: PASSIVE checkpoints never block the writer. */
