@@ -14,15 +14,16 @@
 // Label values are counter names from fixed code paths and HTTP statuses: bounded.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Histogram, Registry } from 'prom-client';
 import { UmbraError } from '../common/errors.js';
-import { exposition } from '../common/process-metrics.js';
+import { exposition, promClient } from '../common/process-metrics.js';
 import type { Counters } from './stats.js';
+import { DEFAULT_METRICS_HOST, type MetricsListen } from './metrics-listen.js';
+
+export { DEFAULT_METRICS_HOST, parseMetricsListen, type MetricsListen } from './metrics-listen.js';
 
 /** Path of the metrics endpoint. */
 export const AGENT_METRICS_PATH = '/metrics';
-/** Host of a bare `--metrics-listen PORT`: loopback, so nothing is exposed unless asked. */
-export const DEFAULT_METRICS_HOST = '127.0.0.1';
 /** Buckets of the ship request latency (seconds): a loopback batch is ms, a collector far away or busy seconds, a timeout 30 s. */
 export const SHIP_LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 /** Prefix of the default process metrics (process_resident_memory_bytes → umbra_agent_process_resident_memory_bytes). */
@@ -50,37 +51,6 @@ const DEDICATED: ReadonlySet<string> = new Set([
 
 const SHIP_HTTP = /^ship\.http_(\d{3})$/;
 
-/** Where `--metrics-listen` binds. */
-export interface MetricsListen {
-  host: string;
-  port: number;
-}
-
-/**
- * `HOST:PORT`, `[IPv6]:PORT` or a bare `PORT` (DEFAULT_METRICS_HOST). `option` names
- * the setting in the error (`--metrics-listen`, `/agent/metrics_listen`).
- */
-export function parseMetricsListen(value: string, option = '--metrics-listen'): MetricsListen {
-  const bad = (why: string): UmbraError => new UmbraError('UMBRA_E_USAGE', `${option} '${value}': ${why} (HOST:PORT, [IPv6]:PORT or a port for ${DEFAULT_METRICS_HOST})`);
-  const v = value.trim();
-  let host = DEFAULT_METRICS_HOST;
-  let portText = v;
-  const m6 = /^\[([0-9A-Fa-f:.]+)\]:([^:]*)$/.exec(v);
-  if (m6) {
-    host = m6[1]!;
-    portText = m6[2]!;
-  } else if (v.includes(':')) {
-    const i = v.lastIndexOf(':');
-    host = v.slice(0, i);
-    portText = v.slice(i + 1);
-    if (host.includes(':')) throw bad('an IPv6 address goes in brackets');
-    if (!/^[A-Za-z0-9.-]+$/.test(host)) throw bad('not a host name or address');
-  }
-  if (!/^\d{1,5}$/.test(portText)) throw bad('the port must be a number');
-  const port = Number(portText);
-  if (port > 65535) throw bad('the port must be 0-65535');
-  return { host, port };
-}
 
 /** What the agent's metrics read at scrape time. */
 export interface AgentMetricsSource {
@@ -93,11 +63,13 @@ export interface AgentMetricsSource {
 
 /** The agent's metrics (see the file header). */
 export class AgentMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private snap: Record<string, number> = {};
   private readonly shipSeconds: Histogram;
 
   constructor(private readonly src: AgentMetricsSource) {
+    const { Counter, Gauge, Histogram, Registry } = promClient();
+    this.registry = new Registry();
     const registers = [this.registry];
     const at = (name: string): number => (name === 'packets' ? src.counters.packets : name === 'bytes' ? src.counters.bytes : this.snap[name] ?? 0);
     const counter = (name: string, help: string, from: string): void => {

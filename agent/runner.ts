@@ -54,7 +54,8 @@ import { DEFAULT_BPF_FILTER } from './capture/bpf.js';
 import { Spool, SpoolError, type SpoolOptions } from './ship/spool.js';
 import { UmbraError } from '../common/errors.js';
 import { DEFAULT_STOP_TIMEOUT_MS, Shipper, type LogLevel, type ShipperOptions } from './ship/shipper.js';
-import { AgentMetrics, startMetricsServer, type MetricsListen, type MetricsServer } from './metrics.js';
+import { AgentMetrics, startMetricsServer, type MetricsServer } from './metrics.js';
+import type { MetricsListen } from './metrics-listen.js';
 import { assertNotRootUnlessAllowed, dropPrivileges, lookupUser, prepareOwnedDir, isRoot, type DropResult, type PrivilegeOptions } from './privileges.js';
 
 /**

@@ -8,7 +8,7 @@ import { loadAgentConfig, type AgentFileConfig } from '../agent/config.js';
 import { DEFAULT_BPF_FILTER } from '../agent/capture/bpf.js';
 import { DEFAULT_RING_BYTES } from '../agent/capture/live.js';
 import { DEFAULT_AGENT_USER } from '../agent/privileges.js';
-import { DEFAULT_METRICS_HOST, parseMetricsListen, type MetricsListen } from '../agent/metrics.js';
+import { DEFAULT_METRICS_HOST, parseMetricsListen, type MetricsListen } from '../agent/metrics-listen.js';
 import { DEFAULT_STATS_INTERVAL_MS, runAgent, type AgentSource } from '../agent/runner.js';
 import { DEFAULT_SPOOL_MAX_BYTES } from '../agent/ship/spool.js';
 import { MAX_TOKEN_FILE_BYTES } from '../common/limits.js';

@@ -5,7 +5,18 @@
 // that are never stopped: tests that start many collectors in one process (and
 // `umbra demo`, which runs a collector and an agent) share them instead.
 // Instance registries are merged with this one when scraped.
-import { collectDefaultMetrics, Registry } from 'prom-client';
+// prom-client itself is loaded at the first use (promClient()): an agent without
+// --metrics-listen never loads it (~5 MB of RSS).
+import { createRequire } from 'node:module';
+import type * as PromClient from 'prom-client';
+import type { Registry } from 'prom-client';
+
+let loaded: typeof PromClient | undefined;
+
+/** prom-client, loaded on first use. */
+export function promClient(): typeof PromClient {
+  return (loaded ??= createRequire(import.meta.url)('prom-client') as typeof PromClient);
+}
 
 const byPrefix = new Map<string, Registry>();
 
@@ -13,8 +24,9 @@ const byPrefix = new Map<string, Registry>();
 export function processMetrics(prefix: string): Registry {
   let r = byPrefix.get(prefix);
   if (!r) {
-    r = new Registry();
-    collectDefaultMetrics({ register: r, prefix });
+    const prom = promClient();
+    r = new prom.Registry();
+    prom.collectDefaultMetrics({ register: r, prefix });
     byPrefix.set(prefix, r);
   }
   return r;
@@ -22,6 +34,6 @@ export function processMetrics(prefix: string): Registry {
 
 /** The exposition text of an instance registry followed by the process metrics of `prefix`. */
 export async function exposition(instance: Registry, prefix: string): Promise<{ contentType: string; text: string }> {
-  const merged = Registry.merge([instance, processMetrics(prefix)]);
+  const merged = promClient().Registry.merge([instance, processMetrics(prefix)]);
   return { contentType: instance.contentType, text: await merged.metrics() };
 }
