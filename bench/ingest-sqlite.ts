@@ -16,6 +16,7 @@ import { hashToken } from '../collector/auth/tokens.js';
 import { parseConfig } from '../collector/config.js';
 import { generateSelfSigned } from '../collector/ingest/self-signed.js';
 import { startCollector } from '../collector/ingest/server.js';
+import { benchEvent } from './bench-events.js';
 
 const AGENT = 'bench-gw-1';
 const TOKEN = 'bench-token-0123456789abcdef0123456789abc';
@@ -23,31 +24,12 @@ const TOKEN = 'bench-token-0123456789abcdef0123456789abc';
 interface ClientJob { url: string; ca: string; events: number; batch: number; concurrency: number; clients: number }
 interface ClientResult { seconds: number; batches: number; gzipBytes: number; rawBytes: number; latenciesMs: number[]; statuses: Record<number, number>; accepted: number; duplicates: number }
 
-const SERVICES = [
-  ['openai-chatgpt', 'ChatGPT', 'OpenAI', 'chatgpt.com'],
-  ['anthropic-claude', 'Claude', 'Anthropic', 'claude.ai'],
-  ['google-gemini', 'Gemini', 'Google', 'gemini.google.com'],
-  ['mistral-le-chat', 'Le Chat', 'Mistral AI', 'chat.mistral.ai'],
-] as const;
-
-/**
- * An event as the agent ships it: a TLS ClientHello to an AI service, ~750 bytes
- * of JSON, from one of `clients` addresses picked pseudo-randomly (as a gateway
- * sees many clients interleaved, which scatters the source-address index).
- */
+/** An event as the agent ships it (bench/bench-events.ts), with the ids the spool gives it. */
 function event(seq: number, clients: number): unknown {
-  const [id, name, vendor, domain] = SERVICES[seq % SERVICES.length]!;
-  const k = (Math.imul(seq, 2654435761) >>> 0) % clients;
-  return {
-    '@timestamp': new Date(Date.UTC(2026, 10, 25, 9) + seq * 7).toISOString().replace('Z', '417Z'),
-    event: { kind: 'event', category: ['network'], type: ['protocol'], action: 'tls-client-hello', dataset: 'umbra.tls', id: `${AGENT}:${seq}` },
-    source: { ip: `10.20.${(k >> 8) & 255}.${k & 255}`, port: 32768 + (seq % 28000) },
-    destination: { ip: '104.18.32.47', port: 443, domain },
-    network: { transport: 'tcp', protocol: 'tls', type: 'ipv4' },
-    tls: { client: { server_name: domain, ja4: 't13d1516h2_8daaf6152771_02713d6af862', supported_versions: ['1.3', '1.2'] }, next_protocol: 'h2' },
-    observer: { id: AGENT, name: AGENT, hostname: 'gw1.example.org' },
-    umbra: { service: { id, name, vendor, category: 'chat-assistant' }, match: { rule: domain, via: 'sni', kind: 'web' }, tls: { alpn: ['h2', 'http/1.1'] } },
-  };
+  const e = benchEvent(seq, clients, AGENT);
+  e.event.id = `${AGENT}:${seq}`;
+  e.observer = { ...e.observer, id: AGENT };
+  return e;
 }
 
 async function client(job: ClientJob): Promise<ClientResult> {

@@ -1,17 +1,15 @@
 // Shipping speed: events/s from a full disk spool through the shipper (gzip NDJSON over
 // HTTPS, keep-alive, ack per batch) into the real collector (collector/ingest/server.ts)
-// on its SQLite store, all on loopback: in one process (agent and collector take turns on
-// one core) and with `umbra collector` as its own process, as deployed. Also the shipper
-// alone against a server that only counts lines (no store), to tell the agent's cost
-// from the collector's. Prints figures; not a pass/fail test.
+// on its SQLite store, all on loopback, in one process (agent and collector take turns on
+// one core); and the shipper alone against a server that only counts lines (no store), to
+// tell the agent's cost from the collector's. Agent and `umbra collector` in their own
+// processes, as deployed: bench/ingest.ts. Prints figures; not a pass/fail test.
 //   usage: npx tsx bench/ship.ts [events] [batch]   (default 100000, 2000)
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, request as httpsRequest } from 'node:https';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import type { UmbraEvent } from '../agent/event.js';
 import { Shipper } from '../agent/ship/shipper.js';
@@ -93,39 +91,6 @@ try {
 
   // 3. The collector as its own process (`umbra collector`), as deployed: agent and
   //    collector work at the same time on the two cores.
-  const port = collector.port;
-  const yaml = join(dir, 'umbra.yaml');
-  writeFileSync(yaml, [
-    `data_dir: ${join(dir, 'data2')}`,
-    'collector:',
-    `  listen: { host: 127.0.0.1, port: ${port} }`,
-    `  tls: { cert_file: ${cert.certFile}, key_file: ${cert.keyFile} }`,
-    '  agents:',
-    `    - id: ${AGENT}`,
-    `      token_sha256: ${hashToken(TOKEN).toString('hex')}`,
-    '',
-  ].join('\n'));
-  const ts = import.meta.url.endsWith('.ts');
-  const runner = fileURLToPath(new URL(`../test/collector/run-umbra.${ts ? 'ts' : 'js'}`, import.meta.url));
-  const child = spawn(process.execPath, [...(ts ? ['--import', 'tsx'] : []), runner, 'collector', '--config', yaml], { stdio: 'ignore' });
-  try {
-    for (let up = false; !up; ) {
-      await new Promise((r) => setTimeout(r, 100));
-      up = await new Promise<boolean>((resolve) => {
-        const req = httpsRequest({ host: '127.0.0.1', port, path: '/api/v1/health', ca: cert.certPem }, (res) => {
-          res.resume();
-          resolve(res.statusCode === 200);
-        });
-        req.on('error', () => resolve(false));
-        req.end();
-      });
-    }
-    const r3 = await drain(dir, `https://127.0.0.1:${port}`, cert.certPem);
-    console.log(`shipper → umbra collector → SQLite ${Math.round(N / r3.sec).toLocaleString('en-US').padStart(9)} events/s  (${r3.batches} batches; collector in its own process)`);
-  } finally {
-    child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
-  }
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -116,6 +116,17 @@ const TOKEN_SOURCE = {
   token_env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
 } as const;
 
+/** A list of named tokens (admin and metrics tokens). */
+const NAMED_TOKENS = {
+  type: 'array',
+  items: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['name'],
+    properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, ...TOKEN_SOURCE },
+  },
+} as const;
+
 const POSITIVE_INT = { type: 'integer', minimum: 1 } as const;
 
 /** The JSON Schema of `umbra.yaml`. Every object is closed (unknown keys are errors). */
@@ -157,29 +168,13 @@ export const CONFIG_SCHEMA = {
             properties: { id: { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$' }, ...TOKEN_SOURCE },
           },
         },
-        admin_tokens: {
-          type: 'array',
-          items: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['name'],
-            properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, ...TOKEN_SOURCE },
-          },
-        },
+        admin_tokens: NAMED_TOKENS,
         metrics: {
           type: 'object',
           additionalProperties: false,
           properties: {
             enabled: { type: 'boolean' },
-            tokens: {
-              type: 'array',
-              items: {
-                type: 'object',
-                additionalProperties: false,
-                required: ['name'],
-                properties: { name: { type: 'string', minLength: 1, maxLength: 64 }, ...TOKEN_SOURCE },
-              },
-            },
+            tokens: NAMED_TOKENS,
           },
         },
         limits: {
