@@ -64,21 +64,37 @@ export async function run(argv: string[]): Promise<number> {
     out(`${file}: ok (${config.collector.agents.length} agent(s), ${config.collector.adminTokens.length} admin token(s), store ${config.store.type})`);
     return 0;
   }
+  // Signals are taken from now on: one during start-up closes the collector as soon as it is up.
+  let signalled: ((sig: string) => void) | null = null;
+  let early: string | null = null;
+  const onSignal = (sig: string): void => {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    if (signalled) signalled(sig);
+    else early = sig;
+  };
+  const onTerm = (): void => onSignal('SIGTERM');
+  const onInt = (): void => onSignal('SIGINT');
+  process.on('SIGTERM', onTerm);
+  process.on('SIGINT', onInt);
   if (config.collector.agents.length === 0) process.stderr.write(`umbra collector: warning: ${file}: /collector/agents is empty, no agent can send events\n`);
-  const c = await startCollectorThread(file);
+  let c;
+  try {
+    c = await startCollectorThread(file);
+  } catch (e) {
+    process.off('SIGTERM', onTerm);
+    process.off('SIGINT', onInt);
+    throw e;
+  }
   const where = config.store.type === 'sqlite' ? config.store.sqlite.path : config.store.elasticsearch.node;
   process.stderr.write(`${new Date().toISOString()} collector: listening on ${c.url} (${config.collector.agents.length} agent(s), store ${config.store.type} ${where})\n`);
-  const stats = await Promise.race([c.died, new Promise<IngestStats>((resolve) => {
-    const stop = (sig: string): void => {
+  const running = c;
+  const stats = await Promise.race([running.died, new Promise<IngestStats>((resolve) => {
+    signalled = (sig: string): void => {
       process.stderr.write(`${new Date().toISOString()} collector: ${sig}, finishing in-flight batches\n`);
-      process.off('SIGTERM', onTerm);
-      process.off('SIGINT', onInt);
-      resolve(c.close());
+      resolve(running.close());
     };
-    const onTerm = (): void => stop('SIGTERM');
-    const onInt = (): void => stop('SIGINT');
-    process.on('SIGTERM', onTerm);
-    process.on('SIGINT', onInt);
+    if (early) signalled(early);
   })]);
   process.stderr.write(`${new Date().toISOString()} collector: stopped (${stats.batches} batches, ${stats.accepted} events stored, ${stats.duplicates} duplicates, ${stats.deadLettered} dead-lettered)\n`);
   return 0;

@@ -58,9 +58,9 @@ export async function startCollectorThread(configFile: string): Promise<Collecto
     close: async () => {
       closing = true;
       const stopped = new Promise<FromThread>((resolve) => { onMessage = resolve; });
+      const exited = new Promise((resolve) => worker.once('exit', resolve));
       worker.postMessage('close');
       const m = await Promise.race([stopped, died]);
-      const exited = new Promise((resolve) => worker.once('exit', resolve));
       const t = setTimeout(() => void worker.terminate(), THREAD_EXIT_GRACE_MS);
       await exited;
       clearTimeout(t);

@@ -95,8 +95,30 @@ export interface ShipperOptions {
   onRequest?: (seconds: number, status: number | null) => void;
 }
 
-/** How sending one batch ended; `doneUpTo`: a retry after the batch's first part was stored (a split after 413). */
-type Outcome = { kind: 'ok' } | { kind: 'retry'; delayMs?: number; reason: string; doneUpTo?: number };
+/**
+ * What the collector said about the stored part of a batch, counted only once that part is
+ * acknowledged in the spool (answers for batches sent again after an earlier one failed are
+ * not counted).
+ */
+interface Tally {
+  batches: number;
+  events: number;
+  accepted: number;
+  duplicates: number;
+  deadLettered: number;
+  unparsed: number;
+  /** Sequences of lone events the collector refused as too large: dropped. */
+  dropped: number[];
+}
+
+const noTally = (): Tally => ({ batches: 0, events: 0, accepted: 0, duplicates: 0, deadLettered: 0, unparsed: 0, dropped: [] });
+
+function addTally(a: Tally, b: Tally): Tally {
+  return { batches: a.batches + b.batches, events: a.events + b.events, accepted: a.accepted + b.accepted, duplicates: a.duplicates + b.duplicates, deadLettered: a.deadLettered + b.deadLettered, unparsed: a.unparsed + b.unparsed, dropped: [...a.dropped, ...b.dropped] };
+}
+
+/** How sending one batch ended; `doneUpTo`: a retry after the batch's first part was stored (a split after 413), `tally` covering that part. */
+type Outcome = { kind: 'ok'; tally: Tally } | { kind: 'retry'; delayMs?: number; reason: string; doneUpTo?: number; tally?: Tally };
 
 /** A batch in flight: its records (views into its arena) and how its sending ends. */
 interface InFlight {
@@ -159,6 +181,8 @@ export class Shipper {
   private deadline = Infinity;
   private wake: (() => void) | undefined;
   private readonly inflight = new Set<ReturnType<typeof request>>();
+  /** stop()'s time is up: requests not yet made are not made. */
+  private abandoned = false;
   private attempt = 0;
   private retryAt = 0;
   private lingered = false;
@@ -202,6 +226,7 @@ export class Shipper {
   start(): void {
     if (this.running) return;
     this.stopping = false;
+    this.abandoned = false;
     this.deadline = Infinity;
     this.running = this.loop().catch((e: unknown) => {
       this.log('error', `shipper stopped: ${(e as Error).stack ?? String(e)}`);
@@ -217,7 +242,10 @@ export class Shipper {
     this.deadline = Date.now() + timeoutMs;
     this.wakeUp();
     if (this.running) {
-      const timer = setTimeout(() => { for (const req of this.inflight) req.destroy(new Error('shipper stopped')); }, timeoutMs);
+      const timer = setTimeout(() => {
+        this.abandoned = true;
+        for (const req of this.inflight) req.destroy(new Error('shipper stopped'));
+      }, timeoutMs);
       await this.running;
       clearTimeout(timer);
       this.running = undefined;
@@ -254,6 +282,8 @@ export class Shipper {
         // The spool failed (an I/O error reading or acknowledging): count, log, wait, go on.
         this.counters.inc('ship.spool_errors');
         const reason = `spool: ${(e as Error).message}`;
+        // Nothing in flight: the next read starts from the oldest unacknowledged event.
+        if (this.window.length === 0) this.spool.rewind();
         if (reason !== this.lastProblem) this.log('error', reason);
         this.lastProblem = this.lastError = reason;
         more = await this.wait(backoffDelay(this.attempt++, this.baseMs, this.capMs, this.random));
@@ -280,7 +310,7 @@ export class Shipper {
   private async step(): Promise<boolean> {
     // Woken early from a wait by stop(): the wait still holds (Retry-After is the collector's word).
     if (Date.now() < this.retryAt) return this.wait(this.retryAt - Date.now());
-    while (this.window.length < this.maxInflight && !this.windowFailed) {
+    while (this.window.length < this.maxInflight && !this.windowFailed && !this.pastDeadline()) {
       const unread = this.spool.unread;
       if (unread === 0) break;
       if (unread < this.eventsNow) {
@@ -320,6 +350,7 @@ export class Shipper {
       this.window.shift();
       this.arenas.push(head.arena);
       this.spool.ack(head.records[head.records.length - 1]!.seq);
+      this.count(out.tally);
       if (!this.windowFailed) {
         this.attempt = 0;
         this.lastError = '';
@@ -334,8 +365,14 @@ export class Shipper {
     for (const x of this.window) this.arenas.push(x.arena);
     this.window.length = 0;
     this.windowFailed = false;
-    if (out.doneUpTo !== undefined) this.spool.ack(out.doneUpTo);
-    this.spool.rewind();
+    try {
+      if (out.doneUpTo !== undefined) {
+        this.spool.ack(out.doneUpTo);
+        if (out.tally) this.count(out.tally);
+      }
+    } finally {
+      this.spool.rewind();
+    }
     // The longest wait any batch was told to observe (Retry-After), with the oldest failure's reason.
     const delays = outcomes.flatMap((x) => (x.kind === 'retry' && x.delayMs !== undefined ? [x.delayMs] : []));
     this.lastError = out.reason;
@@ -357,30 +394,24 @@ export class Shipper {
   private async send(records: SpoolRecord[]): Promise<Outcome> {
     const body = ndjsonBody(records);
     let res: HttpResult;
+    let gzipped: boolean;
     try {
-      res = await this.post(body, records.length);
+      ({ res, gzipped } = await this.post(body, records.length));
     } catch (e) {
       this.counters.inc('ship.network_errors');
       return { kind: 'retry', reason: `network: ${(e as Error).message}` };
     }
     const last = records[records.length - 1]!.seq;
     if (res.status === 200) {
-      this.counters.inc('ship.batches_acked');
-      this.counters.inc('ship.events_acked', records.length);
-      this.noteResult(res.body);
       if (this.eventsNow < this.maxEvents && ++this.okSinceSplit >= SPLIT_RECOVERY_BATCHES) {
         this.eventsNow = Math.min(this.maxEvents, this.eventsNow * 2);
         this.okSinceSplit = 0;
       }
-      return { kind: 'ok' };
+      return { kind: 'ok', tally: { ...resultTally(res.body), batches: 1, events: records.length } };
     }
     this.counters.inc(`ship.http_${res.status}`);
     if (res.status === 413) {
-      if (records.length === 1) {
-        this.counters.inc('ship.rejected_too_large');
-        this.log('error', `collector refused event ${this.spool.idPrefix}${last} as too large (${body.length} bytes); dropped`);
-        return { kind: 'ok' };
-      }
+      if (records.length === 1) return { kind: 'ok', tally: { ...noTally(), dropped: [last] } };
       this.counters.inc('ship.split_batches');
       const half = Math.ceil(records.length / 2);
       this.eventsNow = Math.max(1, Math.min(this.eventsNow, half));
@@ -388,14 +419,17 @@ export class Shipper {
       const first = await this.send(records.slice(0, half));
       if (first.kind !== 'ok') return first;
       const second = await this.send(records.slice(half));
-      if (second.kind === 'ok') return second;
-      return { ...second, doneUpTo: second.doneUpTo ?? records[half - 1]!.seq };
+      if (second.kind === 'ok') return { kind: 'ok', tally: addTally(first.tally, second.tally) };
+      return { ...second, doneUpTo: second.doneUpTo ?? records[half - 1]!.seq, tally: second.tally ? addTally(first.tally, second.tally) : first.tally };
     }
     const detail = res.body.length > 200 ? res.body.slice(0, 200) + '…' : res.body;
-    if (res.status === 415 && this.useGzip) {
-      // A collector (or a proxy in front of it) that does not take gzip: send identity from now on.
-      this.useGzip = false;
-      this.log('warn', `collector refused gzip (HTTP 415 ${detail}); sending uncompressed NDJSON from now on`);
+    if (res.status === 415 && gzipped) {
+      // A collector (or a proxy in front of it) that does not take gzip: send identity from now on
+      // (another batch in flight may have found out first).
+      if (this.useGzip) {
+        this.useGzip = false;
+        this.log('warn', `collector refused gzip (HTTP 415 ${detail}); sending uncompressed NDJSON from now on`);
+      }
       return this.send(records);
     }
     if (res.status === 404 || res.status === 405) {
@@ -411,20 +445,34 @@ export class Shipper {
     return { kind: 'retry', reason: `HTTP ${res.status} ${detail}` };
   }
 
-  private noteResult(body: string): void {
-    try {
-      const r = JSON.parse(body) as { accepted?: unknown; duplicates?: unknown; dead_lettered?: unknown };
-      if (typeof r.accepted === 'number') this.counters.inc('ship.collector_accepted', r.accepted);
-      if (typeof r.duplicates === 'number') this.counters.inc('ship.collector_duplicates', r.duplicates);
-      if (typeof r.dead_lettered === 'number') this.counters.inc('ship.collector_dead_lettered', r.dead_lettered);
-    } catch {
-      this.counters.inc('ship.unparsed_responses');
+  /** Counts what the collector said about a stored (and now acknowledged) part. */
+  private count(t: Tally): void {
+    const inc = (name: string, n: number): void => { if (n > 0) this.counters.inc(name, n); };
+    inc('ship.batches_acked', t.batches);
+    inc('ship.events_acked', t.events);
+    inc('ship.collector_accepted', t.accepted);
+    inc('ship.collector_duplicates', t.duplicates);
+    inc('ship.collector_dead_lettered', t.deadLettered);
+    inc('ship.unparsed_responses', t.unparsed);
+    for (const seq of t.dropped) {
+      this.counters.inc('ship.rejected_too_large');
+      this.log('error', `collector refused event ${this.spool.idPrefix}${seq} as too large (HTTP 413 for it alone); dropped`);
     }
   }
 
-  private async post(ndjson: Buffer, events: number): Promise<HttpResult> {
+  /** True once stop()'s time is up. */
+  private pastDeadline(): boolean {
+    return this.abandoned || (this.stopping && Date.now() >= this.deadline);
+  }
+
+  /** One request; `gzipped`: how this body was sent (useGzip may change while it is being compressed). */
+  private async post(ndjson: Buffer, events: number): Promise<{ res: HttpResult; gzipped: boolean }> {
+    const gzipped = this.useGzip;
     // identity: a copy, as a socket may still be writing it after an early answer, when the arena is reused
-    const body = this.useGzip ? await gzipAsync(ndjson, { level: this.gzipLevel }) : Buffer.from(ndjson);
+    const body = gzipped ? await gzipAsync(ndjson, { level: this.gzipLevel }) : Buffer.from(ndjson);
+    if (this.pastDeadline()) throw new Error('shipper stopped');
+    // While stopping, no request outlives stop()'s deadline.
+    const timeoutMs = this.stopping ? Math.max(1, Math.min(this.timeoutMs, this.deadline - Date.now())) : this.timeoutMs;
     this.counters.inc('ship.batches_sent');
     this.counters.inc('ship.events_sent', events);
     this.counters.inc('ship.bytes_sent', body.length);
@@ -435,23 +483,23 @@ export class Shipper {
       timedOnce = true;
       this.onRequest?.((performance.now() - t0) / 1000, status);
     };
-    return new Promise<HttpResult>((resolve, reject) => {
+    const res = await new Promise<HttpResult>((resolve, reject) => {
       const req = request(this.url, {
         method: 'POST',
         agent: this.agent,
         headers: {
           authorization: `Bearer ${this.token}`,
           'content-type': 'application/x-ndjson',
-          ...(this.useGzip ? { 'content-encoding': 'gzip' } : {}),
+          ...(gzipped ? { 'content-encoding': 'gzip' } : {}),
           'content-length': body.length,
         },
-        timeout: this.timeoutMs,
+        timeout: timeoutMs,
       });
       this.inflight.add(req);
       const done = (): void => {
         this.inflight.delete(req);
       };
-      req.on('timeout', () => req.destroy(new Error(`no response within ${this.timeoutMs} ms`)));
+      req.on('timeout', () => req.destroy(new Error(`no response within ${timeoutMs} ms`)));
       req.on('error', (e) => {
         done();
         timed(null);
@@ -477,7 +525,22 @@ export class Shipper {
       });
       req.end(body);
     });
+    return { res, gzipped };
   }
+}
+
+/** The collector's answer to a stored batch (`{"accepted":N,"duplicates":N,"dead_lettered":N}`) as a tally. */
+function resultTally(body: string): Tally {
+  const t = noTally();
+  try {
+    const r = JSON.parse(body) as { accepted?: unknown; duplicates?: unknown; dead_lettered?: unknown };
+    if (typeof r.accepted === 'number') t.accepted = r.accepted;
+    if (typeof r.duplicates === 'number') t.duplicates = r.duplicates;
+    if (typeof r.dead_lettered === 'number') t.deadLettered = r.dead_lettered;
+  } catch {
+    t.unparsed = 1;
+  }
+  return t;
 }
 
 function headerValue(v: string | string[] | undefined): string | undefined {

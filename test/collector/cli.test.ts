@@ -81,4 +81,27 @@ describe('umbra collector (command)', function () {
     expect(await s.count()).to.equal(3);
     await s.close();
   });
+
+  it('a SIGTERM during start-up stops it cleanly once it is up (exit 0), not by the signal', async () => {
+    const f = join(t.dir, 'early.yaml');
+    writeFileSync(f, [
+      `data_dir: ${join(t.dir, 'early-data')}`,
+      'collector:',
+      '  listen: {host: 127.0.0.1, port: 0}',
+      `  tls: {cert_file: ${t.cert.certFile}, key_file: ${t.cert.keyFile}}`,
+      '  agents: []', // its warning is printed just before the collector thread starts: the signal goes then
+      '',
+    ].join('\n'));
+    const child = spawn(process.execPath, [...ARGS, 'collector', '--config', f], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    const exited = new Promise<[number | null, string | null]>((r) => child.on('exit', (code, sig) => r([code, sig])));
+    await new Promise<void>((resolve) => child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+      if (/no agent can send events/.test(stderr)) resolve();
+    }));
+    child.kill('SIGTERM');
+    child.stderr.on('data', (b: Buffer) => { stderr += b.toString(); });
+    expect(await exited, stderr).to.deep.equal([0, null]);
+    expect(stderr).to.match(/SIGTERM, finishing in-flight batches/).and.match(/stopped \(0 batches/);
+  });
 });

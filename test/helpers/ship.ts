@@ -58,6 +58,8 @@ export class TestCollector {
   duplicates = 0;
   requests = 0;
   batchSizes: number[] = [];
+  /** Called for each POST with the body as received, before anything else; return a Reply to answer with it. */
+  onRaw: ((body: Buffer, req: IncomingMessage) => Reply | undefined) | undefined;
   /** Called for each POST with the parsed lines; return a Reply to answer instead of storing. */
   script: ((lines: UmbraEvent[], req: IncomingMessage) => Reply | undefined) | undefined;
   /** This many requests are stored, then their connection is cut before the answer (a lost response). */
@@ -113,8 +115,15 @@ export class TestCollector {
       if (req.headers.authorization !== `Bearer ${this.token}`) return send({ status: 401, body: '{"error":"bad token"}' });
       this.requests++;
       let body = Buffer.concat(chunks);
-      if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
-      const lines = body.toString('utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as UmbraEvent);
+      const raw = this.onRaw?.(body, req);
+      if (raw) return send(raw);
+      let lines: UmbraEvent[];
+      try {
+        if (req.headers['content-encoding'] === 'gzip') body = gunzipSync(body);
+        lines = body.toString('utf8').split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as UmbraEvent);
+      } catch (e) {
+        return send({ status: 400, body: JSON.stringify({ error: (e as Error).message }) });
+      }
       const scripted = this.script?.(lines, req);
       if (scripted) return send(scripted);
       this.batchSizes.push(lines.length);

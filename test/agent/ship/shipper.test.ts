@@ -1,5 +1,10 @@
 import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { Spool } from '../../../agent/ship/spool.js';
 import { backoffDelay, parseRetryAfter, Shipper, type ShipperOptions } from '../../../agent/ship/shipper.js';
 import { mkEvent, selfSigned, tempDir, TestCollector, waitFor } from '../../helpers/ship.js';
@@ -189,6 +194,126 @@ describe('agent/ship/shipper', function () {
     // Batch 3 went again with batch 2 and was stored once: its 50 lines came back as duplicates.
     expect(collector.duplicates).to.equal(50);
     expect(s.counters.get('ship.http_503')).to.equal(1);
+  });
+
+  it('415 while several gzip batches are in flight: every body goes with the encoding it really has, everything arrives', async () => {
+    const ids = fill(3000, 0);
+    let mislabelled = 0;
+    let refused = 0;
+    collector.onRaw = (body, req) => {
+      const gz = req.headers['content-encoding'] === 'gzip';
+      if (!gz && body[0] === 0x1f && body[1] === 0x8b) mislabelled++;
+      if (gz && ++refused > 2) return { status: 415, body: '{"error":"no gzip here"}' }; // a proxy that stops taking gzip
+      return undefined;
+    };
+    const s = ship({ batchMaxEvents: 100, maxInflight: 3 });
+    await waitFor(() => spool.pending === 0, 30_000, 'the spool to drain');
+    expect(mislabelled).to.equal(0);
+    expect(storedIds()).to.deep.equal(ids.sort());
+    expect(logs.filter((l) => l.includes('refused gzip')).length).to.equal(1);
+    expect(s.counters.get('ship.retries')).to.equal(0);
+  });
+
+  it('an acknowledgement that fails (segment cannot be deleted) after a partial batch: nothing is skipped, everything arrives', function () {
+    if (process.getuid?.() !== 0) this.skip();
+    return (async () => {
+      spool.close();
+      spool = Spool.open({ dir: tmp.dir, agentId: AGENT, fsync: 'never', segmentBytes: 2048, maxBytes: 1024 * 1024 });
+      const ids = fill(200);
+      const seg1 = join(tmp.dir, readdirSync(tmp.dir).filter((f) => f.endsWith('.spool')).sort()[0]!);
+      try {
+        execFileSync('chattr', ['+i', seg1]); // unlink(2) of it fails with EPERM, even for root
+      } catch {
+        this.skip(); // a file system without the immutable flag
+      }
+      const seqOf = (e: { event: { id?: string } }): number => Number(e.event.id!.split(':').pop());
+      let faulty = true;
+      collector.delayMs = 30;
+      collector.script = (lines) => {
+        const first = seqOf(lines[0]!);
+        const last = seqOf(lines[lines.length - 1]!);
+        if (faulty && first === 1 && lines.length === 20) return { status: 413, body: '{}' }; // split: 1-10 stored, 11-20 refused below
+        if (faulty && first >= 11 && last <= 60) return { status: 503, headers: { 'retry-after': '0' }, body: '{}' };
+        return undefined;
+      };
+      const ack = spool.ack.bind(spool);
+      let throws = 0;
+      spool.ack = (n: number): void => {
+        try {
+          ack(n);
+        } catch (e) {
+          throws++;
+          execFileSync('chattr', ['-i', seg1]);
+          faulty = false;
+          throw e;
+        }
+      };
+      try {
+        ship({ batchMaxEvents: 20, maxInflight: 3 });
+        await waitFor(() => spool.pending === 0, 20_000, 'the spool to drain');
+      } finally {
+        try { execFileSync('chattr', ['-i', seg1]); } catch { /* already cleared */ }
+      }
+      expect(throws).to.equal(1);
+      expect(storedIds()).to.deep.equal(ids.sort());
+      expect(logs.some((l) => l.includes('spool: ') && l.includes('EPERM'))).to.equal(true);
+    })();
+  });
+
+  it('stop(timeout) returns in time even when a request would start after the time is up (collector stuck)', async () => {
+    // Large events: the next batch is still being compressed when stop()'s time is up.
+    spool.close();
+    spool = Spool.open({ dir: tmp.dir, agentId: AGENT, fsync: 'never', maxBytes: 64 * 1024 * 1024 });
+    for (let i = 0; i < 400; i++) {
+      const e = mkEvent(i);
+      e.dns!.question.name = 'q' + randomBytes(30_000).toString('base64');
+      spool.append(e);
+    }
+    const STOP_MS = 1000;
+    let t0 = 0;
+    let n = 0;
+    const stuck = createServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+      const k = ++n;
+      req.resume();
+      // The first batch is answered just before stop()'s deadline; after that the collector is stuck.
+      req.on('end', () => { if (k === 1) setTimeout(() => res.end('{"accepted":100,"duplicates":0,"dead_lettered":0}'), Math.max(0, STOP_MS - 15 - (Date.now() - t0))); });
+    });
+    await new Promise<void>((ok) => stuck.listen(0, '127.0.0.1', () => ok()));
+    try {
+      const s = new Shipper({ spool, url: `https://127.0.0.1:${(stuck.address() as AddressInfo).port}`, token: TOKEN, ca: tls.cert, batchMaxEvents: 100, maxInflight: 1, requestTimeoutMs: 8000, log: (l, m) => logs.push(`${l}: ${m}`) });
+      t0 = Date.now();
+      s.start();
+      const delivered = await s.stop(STOP_MS);
+      const took = Date.now() - t0;
+      expect(delivered).to.equal(false);
+      expect(took, `stop took ${took} ms`).to.be.below(STOP_MS + 1000);
+      expect(n).to.be.at.least(1);
+    } finally {
+      stuck.closeAllConnections();
+      stuck.close();
+    }
+  });
+
+  it('counters count only answers that were used: a batch stored after an older one failed is not counted twice, a dropped event once', async () => {
+    for (let i = 0; i < 30; i++) spool.append(i === 25 ? mkEvent('huge', 5000) : mkEvent(i));
+    collector.delayMs = 20;
+    let first = true;
+    collector.script = (lines) => {
+      if (lines.some((l) => l.dns!.question.name.startsWith('qhuge'))) return { status: 413 };
+      if (first) {
+        first = false;
+        return { status: 503, headers: { 'retry-after': '0' } }; // the oldest batch, once: the two after it are sent again
+      }
+      return undefined;
+    };
+    const s = ship({ batchMaxEvents: 10, maxInflight: 3 });
+    await waitFor(() => spool.pending === 0, 20_000, 'the spool to drain');
+    expect(collector.events.size).to.equal(29);
+    expect(s.counters.get('ship.events_acked')).to.equal(29);
+    expect(s.counters.get('ship.rejected_too_large')).to.equal(1);
+    expect(logs.filter((l) => l.includes('as too large')).length).to.equal(1);
+    // Events stored from an answer that was not used come back as duplicates when sent again.
+    expect(s.counters.get('ship.collector_accepted') + s.counters.get('ship.collector_duplicates')).to.equal(29);
   });
 
   it('collector down for a while, then up: everything appended meanwhile arrives', async () => {
