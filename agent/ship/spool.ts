@@ -815,7 +815,11 @@ export class Spool {
       try {
         unlinkSync(seg.path);
       } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') {
+          // Still on disk (and counted): kept in the list, the next acknowledgement tries again.
+          this.segments.unshift(seg);
+          throw e;
+        }
       }
       this._bytes -= seg.size;
       this.counters.inc('spool.segments_deleted');

@@ -256,6 +256,9 @@ describe('agent/ship/shipper', function () {
       }
       expect(throws).to.equal(1);
       expect(storedIds()).to.deep.equal(ids.sort());
+      // The segment that could not be deleted was deleted by a later acknowledgement, and is no longer counted.
+      expect(readdirSync(tmp.dir).filter((f) => f.endsWith('.spool')).length).to.equal(1);
+      expect(spool.bytes).to.equal(0);
       expect(logs.some((l) => l.includes('spool: ') && l.includes('EPERM'))).to.equal(true);
     })();
   });
