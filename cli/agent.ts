@@ -12,6 +12,7 @@ import { DEFAULT_METRICS_HOST, parseMetricsListen, type MetricsListen } from '..
 import { DEFAULT_STATS_INTERVAL_MS, runAgent, type AgentSource } from '../agent/runner.js';
 import { DEFAULT_SPOOL_MAX_BYTES } from '../agent/ship/spool.js';
 import { MAX_TOKEN_FILE_BYTES } from '../common/limits.js';
+import { BoundedFileError, readBoundedFile } from '../common/bounded-file.js';
 
 const OBSERVER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -66,11 +67,11 @@ on stderr: no such interface, permission denied, bad filter, ...), 1 otherwise.`
 function readSecretFile(what: string, file: string): string {
   let buf: Buffer;
   try {
-    buf = readFileSync(file);
+    buf = readBoundedFile(file, MAX_TOKEN_FILE_BYTES);
   } catch (e) {
-    throw new UmbraError('UMBRA_E_USAGE', `${what} ${file}: cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    if ((e as BoundedFileError).reason === 'too_large') throw new UmbraError('UMBRA_E_USAGE', `${what} ${file}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`);
+    throw new UmbraError('UMBRA_E_USAGE', `${what} ${file}: cannot read: ${(e as Error).message}`);
   }
-  if (buf.length > MAX_TOKEN_FILE_BYTES) throw new UmbraError('UMBRA_E_USAGE', `${what} ${file}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`);
   const t = buf.toString('utf8').trim();
   if (!t) throw new UmbraError('UMBRA_E_USAGE', `${what} ${file}: empty`);
   return t;

@@ -5,7 +5,7 @@
 // digest, or read from a file or an environment variable and hashed at load:
 // the plain token never stays in the config object. Relative paths are relative
 // to the directory of the config file.
-import { readFileSync } from 'node:fs';
+import { BoundedFileError, readBoundedFile } from '../common/bounded-file.js';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
@@ -22,6 +22,11 @@ export const DEFAULT_LISTEN_PORT = 8443;
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
 /** Largest request body after gzip decompression, bytes (a gzip bomb stops here). */
 export const DEFAULT_MAX_DECODED_BYTES = 64 * 1024 * 1024;
+/**
+ * Largest max_body_bytes / max_decoded_bytes accepted: 1 GiB. Beyond Node's largest Buffer
+ * (4 GiB on Node 20) gunzip refuses to start, and every gzip batch would be refused.
+ */
+export const MAX_LIMIT_BYTES = 1024 * 1024 * 1024;
 /** Largest single NDJSON line (one event), bytes. */
 export const DEFAULT_MAX_LINE_BYTES = 256 * 1024;
 /** Most events (lines) in one batch. */
@@ -181,8 +186,8 @@ export const CONFIG_SCHEMA = {
           type: 'object',
           additionalProperties: false,
           properties: {
-            max_body_bytes: POSITIVE_INT,
-            max_decoded_bytes: POSITIVE_INT,
+            max_body_bytes: { type: 'integer', minimum: 1, maximum: MAX_LIMIT_BYTES },
+            max_decoded_bytes: { type: 'integer', minimum: 1, maximum: MAX_LIMIT_BYTES },
             max_line_bytes: POSITIVE_INT,
             max_batch_events: POSITIVE_INT,
             max_inflight_batches: POSITIVE_INT,
@@ -303,12 +308,9 @@ export interface LoadConfigOptions {
 export function loadConfig(file: string, opts: LoadConfigOptions = {}): UmbraConfig {
   let text: string;
   try {
-    const buf = readFileSync(file);
-    if (buf.length > MAX_CONFIG_FILE_BYTES) throw configError(file, [`larger than ${MAX_CONFIG_FILE_BYTES} bytes`]);
-    text = buf.toString('utf8');
+    text = readBoundedFile(file, MAX_CONFIG_FILE_BYTES).toString('utf8');
   } catch (e) {
-    if (e instanceof UmbraError) throw e;
-    throw configError(file, [`cannot read: ${(e as Error).message}`]);
+    throw configError(file, [(e as BoundedFileError).reason === 'too_large' ? (e as Error).message : `cannot read: ${(e as Error).message}`]);
   }
   const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
   if (doc.errors.length) {
@@ -354,14 +356,11 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
       const f = path(c.token_file);
       let token: string;
       try {
-        const buf = readFileSync(f);
-        if (buf.length > MAX_TOKEN_FILE_BYTES) {
-          problems.push(`${at}/token_file: ${f}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`);
-          return null;
-        }
-        token = buf.toString('utf8').trim();
+        token = readBoundedFile(f, MAX_TOKEN_FILE_BYTES).toString('utf8').trim();
       } catch (e) {
-        problems.push(`${at}/token_file: cannot read ${f}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        problems.push((e as BoundedFileError).reason === 'too_large'
+          ? `${at}/token_file: ${f}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`
+          : `${at}/token_file: cannot read ${f}: ${(e as Error).message}`);
         return null;
       }
       if (!token) {
@@ -433,13 +432,13 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
       if (e[fileKey] !== undefined) {
         const f = path(e[fileKey]);
         try {
-          const buf = readFileSync(f);
-          if (buf.length > MAX_TOKEN_FILE_BYTES) { problems.push(`${at}/${fileKey}: ${f}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a secret file`); return undefined; }
-          const v = buf.toString('utf8').trim();
+          const v = readBoundedFile(f, MAX_TOKEN_FILE_BYTES).toString('utf8').trim();
           if (!v) problems.push(`${at}/${fileKey}: ${f} is empty`);
           return v || undefined;
         } catch (err) {
-          problems.push(`${at}/${fileKey}: cannot read ${f}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          problems.push((err as BoundedFileError).reason === 'too_large'
+            ? `${at}/${fileKey}: ${f}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a secret file`
+            : `${at}/${fileKey}: cannot read ${f}: ${(err as Error).message}`);
           return undefined;
         }
       }

@@ -23,6 +23,8 @@ export const EVENT_ACTIONS: ReadonlySet<string> = new Set(['dns-query', 'dns-ans
 const TRANSPORTS: ReadonlySet<string> = new Set(['udp', 'tcp']);
 const NETWORK_TYPES: ReadonlySet<string> = new Set(['ipv4', 'ipv6']);
 const PROTOCOLS: ReadonlySet<string> = new Set(['dns', 'tls', 'quic', 'http']);
+/** Top-level fields only the collector sets (collector/fields.ts: setBy 'collector'). */
+const COLLECTOR_SET = ['user', 'host'] as const;
 const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/;
 
 /** Why a line was refused. */
@@ -33,7 +35,8 @@ export type RejectReason =
   | 'field_invalid'
   | 'field_too_large'
   | 'observer_mismatch'
-  | 'event_id_mismatch';
+  | 'event_id_mismatch'
+  | 'field_not_allowed';
 
 export interface Rejected {
   reason: RejectReason;
@@ -101,9 +104,14 @@ export function checkEvent(v: unknown, agentId: string): Checked | Rejected {
     return { reason: 'event_id_mismatch', detail: `/event/id: '${clip(ev.id)}' must be '${agentId}:<sequence>'` };
   }
 
+  // Who used the address is the collector's word (identity sources), never an agent's.
+  for (const k of COLLECTOR_SET) {
+    if (v[k] !== undefined) return { reason: 'field_not_allowed', detail: `/${k}: set by the collector from identity sources, not by agents` };
+  }
   const umbra = v.umbra;
   if (umbra !== undefined) {
     if (!isObj(umbra)) return invalid('/umbra', 'must be an object');
+    if (umbra.policy !== undefined) return { reason: 'field_not_allowed', detail: '/umbra/policy: set by the collector (policy), not by agents' };
     const svc = umbra.service;
     if (svc !== undefined && (!isObj(svc) || typeof svc.id !== 'string')) return invalid('/umbra/service', 'must be an object with a string id');
   }

@@ -105,7 +105,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
     if (res.headersSent || res.destroyed) return;
     if (closing) res.shouldKeepAlive = false; // the connection ends by itself once this answer is flushed
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', ...headers });
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...headers });
     res.end(text);
   };
   /** Refuses before or while reading the body: the connection is closed after the answer, the rest of the body is not read. */
@@ -140,7 +140,8 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
         try {
           body = await gunzipAsync(raw, { maxOutputLength: limits.maxDecodedBytes });
         } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) return refuse(res, 413, `decompressed body larger than ${limits.maxDecodedBytes} bytes`);
+          if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return refuse(res, 413, `decompressed body larger than ${limits.maxDecodedBytes} bytes`);
+          if (e instanceof RangeError) throw e; // not the body's fault (a 500, logged)
           return refuse(res, 400, `gzip body cannot be decompressed: ${(e as Error).message}`);
         }
       }
@@ -173,7 +174,14 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
   };
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const url = new URL(req.url ?? '/', 'https://collector');
+    // Origin-form targets only (`/path?query`); anything else is the client's error, not ours.
+    let url: URL;
+    try {
+      if (!req.url?.startsWith('/') || req.url.startsWith('//')) throw new Error('not a path');
+      url = new URL(req.url, 'https://collector');
+    } catch {
+      return refuse(res, 400, 'the request target must be a path');
+    }
     const path = url.pathname;
     if (path === INGEST_PATH && req.method === 'POST') return ingest(req, res);
     if (path === HEALTH_PATH && (req.method === 'GET' || req.method === 'HEAD')) return send(res, closing ? 503 : 200, { status: closing ? 'closing' : 'ok' });

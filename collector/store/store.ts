@@ -251,7 +251,8 @@ export function bucketStart(ms: number, intervalMs: number): number {
  */
 export function capSplit(by: Map<string, number>): Record<string, number> {
   const entries = [...by].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
-  const out: Record<string, number> = {};
+  // No prototype: keys are service ids and categories sent by agents ('constructor', '__proto__').
+  const out: Record<string, number> = Object.create(null) as Record<string, number>;
   let other = 0;
   entries.forEach(([k, n], i) => {
     if (i < MAX_TIMELINE_SPLIT_KEYS) out[k] = (out[k] ?? 0) + n;

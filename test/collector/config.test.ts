@@ -53,6 +53,13 @@ describe('collector config (umbra.yaml)', () => {
     ]) expect(m.split('\n')).to.include(line);
   });
 
+  it('body limits past 1 GiB are refused (past the largest Buffer of node, gunzip would refuse every gzip batch)', () => {
+    const f = write(minimal().replace('collector:\n', 'collector:\n  limits: {max_decoded_bytes: 5000000000, max_body_bytes: 2147483648}\n'));
+    const m = errorOf(f);
+    expect(m).to.include(`${f}: /collector/limits/max_decoded_bytes: must be <= 1073741824`);
+    expect(m).to.include(`${f}: /collector/limits/max_body_bytes: must be <= 1073741824`);
+  });
+
   it('requires the collector section and its TLS', () => {
     expect(errorOf(write('data_dir: x\n'))).to.match(/: \/collector: required key missing$/);
     expect(errorOf(write('collector: {}\n'))).to.match(/: \/collector\/tls: required key missing$/);

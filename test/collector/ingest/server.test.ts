@@ -205,6 +205,37 @@ describe('collector ingest (HTTPS, SQLite)', function () {
     expect((await call(c.url, '/api/v1/events', null, { ca, method: 'DELETE' })).status).to.equal(405);
   });
 
+  it('a request target that is not a path (absolute form, malformed) is a 400, not an internal error', async () => {
+    const { connect } = await import('node:tls');
+    const port = Number(new URL(c.url).port);
+    for (const target of ['http://[/x', 'http://a:99999/', 'http://%zz/', '//evil/api/v1/events']) {
+      const answer = await new Promise<string>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port, ca }, () => s.write(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`));
+        let text = '';
+        s.on('data', (b: Buffer) => { text += b.toString(); });
+        s.on('end', () => resolve(text));
+        s.on('error', reject);
+      });
+      expect(answer.split('\r\n')[0], target).to.equal('HTTP/1.1 400 Bad Request');
+      expect(answer).to.match(/\r\nx-content-type-options: nosniff\r\n/i);
+    }
+  });
+
+  it('user, host and umbra.policy are the collector\'s to set: an agent sending them is dead-lettered (field_not_allowed)', async () => {
+    const withUser = { ...makeEvent(41), user: { name: 'ceo@corp.example' } };
+    const withHost = { ...makeEvent(42), host: { hostname: 'someone-else' } };
+    const withPolicy = makeEvent(43) as any;
+    withPolicy.umbra = { ...withPolicy.umbra, policy: { verdict: 'allow' } };
+    const r = await post(ndjson([withUser, withHost, withPolicy, makeEvent(44)]));
+    expect(r.json).to.deep.equal({ accepted: 1, duplicates: 0, dead_lettered: 3 });
+    const dl = (await c.store.deadLetters(3)).reverse();
+    expect(dl.map((d) => [d.reason, d.detail])).to.deep.equal([
+      ['field_not_allowed', 'line 1: /user: set by the collector from identity sources, not by agents'],
+      ['field_not_allowed', 'line 2: /host: set by the collector from identity sources, not by agents'],
+      ['field_not_allowed', 'line 3: /umbra/policy: set by the collector (policy), not by agents'],
+    ]);
+  });
+
   it('query API: admin token required; filters by service, source address, time; limit', async () => {
     const events = [
       makeEvent(1, { service: 'openai-chatgpt', sourceIp: '10.1.1.1', ts: '2026-11-25T10:00:00.000001Z' }),

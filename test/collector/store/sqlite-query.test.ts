@@ -95,6 +95,10 @@ describe('SQLite store: query side', () => {
     for (let k = 2; k <= 50; k++) expected[`k${String(k).padStart(2, '0')}`] = 1;
     expect(bucket!.by).to.deep.equal(expected);
     expect(capSplit(new Map([['a', 1]]))).to.deep.equal({ a: 1 });
+    // Keys come from agents: names of Object.prototype members are counted like any other.
+    const odd = capSplit(new Map([['constructor', 2], ['toString', 1], ['__proto__', 4]]));
+    expect(JSON.parse(JSON.stringify(odd))).to.deep.equal(JSON.parse('{"__proto__":4,"constructor":2,"toString":1}'));
+    expect(Object.keys(odd).sort()).to.deep.equal(['__proto__', 'constructor', 'toString']);
     await s.close();
   });
 
