@@ -24,6 +24,8 @@ import { answerQuery, isQueryPath } from '../api/query.js';
 import { CollectorMetrics, METRICS_PATH } from '../metrics.js';
 import { decodeBatch } from './batch.js';
 
+/** Query API requests answered at once (they queue in the store's reader); more get 429. */
+export const MAX_CONCURRENT_QUERIES = 4;
 /** Seconds an agent is told to wait after a 429 (too many batches in flight). */
 export const RETRY_AFTER_BUSY_S = 1;
 /** Seconds an agent is told to wait after a 503 (store failing, or shutting down). */
@@ -97,6 +99,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
   const limits = c.limits;
   const stats: IngestStats = { batches: 0, accepted: 0, duplicates: 0, deadLettered: 0, refused: {}, storeFailures: 0 };
   let inflight = 0;
+  let queries = 0;
   let closing = false;
   let idle: (() => void) | null = null;
   const metrics = c.metrics.enabled ? new CollectorMetrics({ agents: c.agents.map((a) => a.id), inflight: () => inflight, store }) : null;
@@ -196,8 +199,14 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
     }
     if (req.method === 'GET' && isQueryPath(path)) {
       if (admins.lookup(bearerToken(req.headers.authorization)) === null) return refuse(res, 401, 'missing or unknown admin token', { 'WWW-Authenticate': 'Bearer' });
-      const answer = await answerQuery(path, url.searchParams, store);
-      if (answer) return send(res, answer.status, answer.body);
+      if (queries >= MAX_CONCURRENT_QUERIES) return refuse(res, 429, `more than ${MAX_CONCURRENT_QUERIES} queries at once`, { 'Retry-After': RETRY_AFTER_BUSY_S });
+      queries++;
+      try {
+        const answer = await answerQuery(path, url.searchParams, store);
+        if (answer) return send(res, answer.status, answer.body);
+      } finally {
+        queries--;
+      }
     }
     if (path === INGEST_PATH || path === HEALTH_PATH || isQueryPath(path) || (path === METRICS_PATH && metrics)) return refuse(res, 405, `method ${req.method} not allowed`);
     return refuse(res, 404, 'not found');

@@ -4,6 +4,7 @@
 // and parses the next batches, and health checks and TLS handshakes are never
 // held behind a commit. The main thread extracts the indexed columns
 // (eventRow) so the worker receives plain arrays of strings and numbers.
+// Queries run in a second thread on a read-only connection (SqliteWorkerStore).
 // If the worker dies, every pending and later call rejects: the ingest answers
 // 503 and the agents keep their spool until the collector is restarted.
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
@@ -26,7 +27,7 @@ type Op =
   | { op: 'close' };
 type Request = Op & { id: number };
 type Reply = { id: number; ok: true; value: unknown } | { id: number; ok: false; message: string; param?: string };
-type Init = { umbraSqliteWorker: true; role: 'writer' | 'checkpointer'; path: string; opts: SqliteStoreOptions };
+type Init = { umbraSqliteWorker: true; role: 'writer' | 'reader' | 'checkpointer'; path: string; opts: SqliteStoreOptions };
 
 /** How often the checkpointer thread copies the WAL into the database file (ms). */
 export const CHECKPOINT_INTERVAL_MS = 1000;
@@ -36,20 +37,15 @@ export const CHECKPOINT_INTERVAL_MS = 1000;
  */
 export const WRITER_CHECKPOINT_PAGES = 65_536;
 
-export class SqliteWorkerStore implements EventStore {
-  readonly path: string;
-  private readonly worker: Worker;
-  private readonly checkpointer: Worker | null;
-  private readonly checkpointerExited: Promise<void>;
+/** Requests to one worker thread and their answers; once the thread fails, every call rejects. */
+class WorkerLink {
   private readonly pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
   private nextId = 1;
-  private dead: Error | null = null;
+  dead: Error | null = null;
+  readonly exited: Promise<void>;
 
-  private constructor(path: string, worker: Worker, checkpointer: Worker | null) {
-    this.path = path;
-    this.worker = worker;
-    this.checkpointer = checkpointer;
-    this.checkpointerExited = checkpointer ? new Promise((resolve) => checkpointer.once('exit', () => resolve())) : Promise.resolve();
+  constructor(readonly worker: Worker, what: string) {
+    this.exited = new Promise((resolve) => worker.once('exit', () => resolve()));
     worker.on('message', (m: Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
@@ -62,40 +58,11 @@ export class SqliteWorkerStore implements EventStore {
       for (const p of this.pending.values()) p.reject(this.dead);
       this.pending.clear();
     };
-    worker.on('error', (e) => fail(new Error(`SQLite worker failed: ${e.message}`)));
-    worker.on('exit', (code) => fail(new Error(`SQLite worker exited (${code})`)));
+    worker.on('error', (e) => fail(new Error(`SQLite ${what} failed: ${e.message}`)));
+    worker.on('exit', (code) => fail(new Error(`SQLite ${what} exited (${code})`)));
   }
 
-  /** Starts the worker and opens the database in it; UmbraError(UMBRA_E_STORE) if that fails. */
-  static async open(path: string, opts: SqliteStoreOptions = {}): Promise<SqliteWorkerStore> {
-    const worker = startWorker({ umbraSqliteWorker: true, role: 'writer', path, opts: { walAutocheckpointPages: WRITER_CHECKPOINT_PAGES, ...opts } });
-    const ready = await new Promise<{ ok: true } | { ok: false; message: string }>((resolve) => {
-      const onMessage = (m: { ok: true } | { ok: false; message: string }): void => done(m);
-      const onError = (e: Error): void => done({ ok: false, message: e.message });
-      const onExit = (code: number): void => done({ ok: false, message: `SQLite worker exited (${code}) while opening` });
-      // Only our listeners are removed: Worker keeps internal ones of its own.
-      const done = (v: { ok: true } | { ok: false; message: string }): void => {
-        worker.off('message', onMessage);
-        worker.off('error', onError);
-        worker.off('exit', onExit);
-        resolve(v);
-      };
-      worker.on('message', onMessage);
-      worker.on('error', onError);
-      worker.on('exit', onExit);
-    });
-    if (!ready.ok) {
-      await worker.terminate();
-      throw new UmbraError('UMBRA_E_STORE', path, ready.message.replace(`${path}: `, ''));
-    }
-    // Checkpoints (the WAL copied into the database file, with its fsync) run in
-    // their own thread on their own connection, beside the commits.
-    const checkpointer = startWorker({ umbraSqliteWorker: true, role: 'checkpointer', path, opts });
-    checkpointer.on('error', () => { /* the writer's safety checkpoint still bounds the WAL */ });
-    return new SqliteWorkerStore(path, worker, checkpointer);
-  }
-
-  private call<T>(op: Op): Promise<T> {
+  call<T>(op: Op): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
@@ -104,23 +71,91 @@ export class SqliteWorkerStore implements EventStore {
     });
   }
 
-  insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult> {
-    return this.call({ op: 'insert', rows: events.map(eventRow), dead: deadLetters as DeadLetter[] });
+  /** Closes the store in the thread and waits for the thread to end. */
+  async close(): Promise<void> {
+    if (this.dead) return;
+    await this.call({ op: 'close' });
+    await this.exited;
   }
-  count(): Promise<number> { return this.call({ op: 'count' }); }
-  countDeadLetters(): Promise<number> { return this.call({ op: 'countDeadLetters' }); }
-  query(q: EventQuery): Promise<UmbraEvent[]> { return this.call({ op: 'query', q }); }
-  page(q: EventQuery): Promise<EventPage> { return this.call({ op: 'page', q }); }
-  summarize<Q extends SummaryQuery>(q: Q): Promise<SummaryRows[Q['kind']]> { return this.call({ op: 'summarize', q }); }
-  deadLetters(limit?: number): Promise<StoredDeadLetter[]> { return this.call(limit === undefined ? { op: 'deadLetters' } : { op: 'deadLetters', limit }); }
+}
+
+/** Waits for a worker's first message: its store opened, or why not. */
+function opened(worker: Worker): Promise<{ ok: true } | { ok: false; message: string }> {
+  return new Promise((resolve) => {
+    const onMessage = (m: { ok: true } | { ok: false; message: string }): void => done(m);
+    const onError = (e: Error): void => done({ ok: false, message: e.message });
+    const onExit = (code: number): void => done({ ok: false, message: `SQLite worker exited (${code}) while opening` });
+    // Only our listeners are removed: Worker keeps internal ones of its own.
+    const done = (v: { ok: true } | { ok: false; message: string }): void => {
+      worker.off('message', onMessage);
+      worker.off('error', onError);
+      worker.off('exit', onExit);
+      resolve(v);
+    };
+    worker.on('message', onMessage);
+    worker.on('error', onError);
+    worker.on('exit', onExit);
+  });
+}
+
+/**
+ * Three threads, each with its own connection: the writer (group commits), a reader
+ * for every query (WAL readers never block the writer, so a dashboard's summaries
+ * over millions of rows do not hold acknowledgements back) and the checkpointer.
+ * A read sees every batch whose insertBatch has resolved.
+ */
+export class SqliteWorkerStore implements EventStore {
+  readonly path: string;
+  private readonly writer: WorkerLink;
+  private readonly reader: WorkerLink;
+  private readonly checkpointer: Worker | null;
+  private readonly checkpointerExited: Promise<void>;
+
+  private constructor(path: string, writer: Worker, reader: Worker, checkpointer: Worker | null) {
+    this.path = path;
+    this.writer = new WorkerLink(writer, 'writer');
+    this.reader = new WorkerLink(reader, 'reader');
+    this.checkpointer = checkpointer;
+    this.checkpointerExited = checkpointer ? new Promise((resolve) => checkpointer.once('exit', () => resolve())) : Promise.resolve();
+  }
+
+  /** Starts the threads and opens the database in them; UmbraError(UMBRA_E_STORE) if that fails. */
+  static async open(path: string, opts: SqliteStoreOptions = {}): Promise<SqliteWorkerStore> {
+    const writer = startWorker({ umbraSqliteWorker: true, role: 'writer', path, opts: { walAutocheckpointPages: WRITER_CHECKPOINT_PAGES, ...opts } });
+    const ready = await opened(writer);
+    if (!ready.ok) {
+      await writer.terminate();
+      throw new UmbraError('UMBRA_E_STORE', path, ready.message.replace(`${path}: `, ''));
+    }
+    // The reader opens the file the writer created and migrated.
+    const reader = startWorker({ umbraSqliteWorker: true, role: 'reader', path, opts });
+    const readerReady = await opened(reader);
+    if (!readerReady.ok) {
+      await Promise.all([writer.terminate(), reader.terminate()]);
+      throw new UmbraError('UMBRA_E_STORE', path, readerReady.message.replace(`${path}: `, ''));
+    }
+    // Checkpoints (the WAL copied into the database file, with its fsync) run in
+    // their own thread on their own connection, beside the commits.
+    const checkpointer = startWorker({ umbraSqliteWorker: true, role: 'checkpointer', path, opts });
+    checkpointer.on('error', () => { /* the writer's safety checkpoint still bounds the WAL */ });
+    return new SqliteWorkerStore(path, writer, reader, checkpointer);
+  }
+
+  insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult> {
+    return this.writer.call({ op: 'insert', rows: events.map(eventRow), dead: deadLetters as DeadLetter[] });
+  }
+  count(): Promise<number> { return this.reader.call({ op: 'count' }); }
+  countDeadLetters(): Promise<number> { return this.reader.call({ op: 'countDeadLetters' }); }
+  query(q: EventQuery): Promise<UmbraEvent[]> { return this.reader.call({ op: 'query', q }); }
+  page(q: EventQuery): Promise<EventPage> { return this.reader.call({ op: 'page', q }); }
+  summarize<Q extends SummaryQuery>(q: Q): Promise<SummaryRows[Q['kind']]> { return this.reader.call({ op: 'summarize', q }); }
+  deadLetters(limit?: number): Promise<StoredDeadLetter[]> { return this.reader.call(limit === undefined ? { op: 'deadLetters' } : { op: 'deadLetters', limit }); }
 
   async close(): Promise<void> {
     this.checkpointer?.postMessage('stop');
     await this.checkpointerExited;
-    if (this.dead) return;
-    const exited = new Promise<void>((resolve) => this.worker.once('exit', () => resolve()));
-    await this.call({ op: 'close' });
-    await exited;
+    await this.reader.close();
+    await this.writer.close();
   }
 }
 
@@ -155,7 +190,7 @@ function serve(init: Init): void {
   const port = parentPort!;
   let store: SqliteStore;
   try {
-    store = SqliteStore.open(init.path, init.opts);
+    store = init.role === 'reader' ? SqliteStore.openReader(init.path) : SqliteStore.open(init.path, init.opts);
   } catch (e) {
     port.postMessage({ ok: false, message: (e as Error).message });
     return;

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { UmbraEvent } from '../../agent/event.js';
 import { UmbraError } from '../../common/errors.js';
-import { migrate } from './sqlite-migrations.js';
+import { migrate, SCHEMA_VERSION } from './sqlite-migrations.js';
 import { clampLimit, MAX_DEAD_LETTER_LINE_CHARS, type DeadLetter, type EventQuery, type EventStore, type InsertResult, type StoredDeadLetter, type StoredEvent } from './store.js';
 import type { EventPage, SummaryQuery, SummaryRows } from './store.js';
 import { pageEvents, summarizeEvents } from './sqlite-query.js';
@@ -82,6 +82,24 @@ export class SqliteStore implements EventStore {
     };
     this.writeBatch = db.transaction(write);
     this.writeGroup = db.transaction((group: readonly RowBatch[]): InsertResult[] => group.map((b) => write(b.rows, b.dead)));
+  }
+
+  /**
+   * A read-only connection to a store that another connection writes (and migrated): the
+   * collector's reader thread, so that queries never hold commits back. Throws UmbraError(UMBRA_E_STORE).
+   */
+  static openReader(path: string): SqliteStore {
+    let db: Database.Database | undefined;
+    try {
+      db = new Database(path, { readonly: true, fileMustExist: true });
+      db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
+      const version = db.pragma('user_version', { simple: true }) as number;
+      if (version !== SCHEMA_VERSION) throw new Error(`schema version ${version}, this Umbra reads ${SCHEMA_VERSION}`);
+      return new SqliteStore(path, db, []);
+    } catch (e) {
+      db?.close();
+      throw new UmbraError('UMBRA_E_STORE', path, (e as Error).message);
+    }
   }
 
   /** Opens (creating file and directory if needed) and migrates. Throws UmbraError(UMBRA_E_STORE). */

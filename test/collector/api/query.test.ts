@@ -3,7 +3,9 @@
 // expected answers are worked out by hand there (the table), not by the code under test.
 import { expect } from 'chai';
 import { rmSync } from 'node:fs';
+import type { UmbraEvent } from '../../../agent/event.js';
 import { startCollector, type RunningCollector } from '../../../collector/ingest/server.js';
+import { storedEvent, type StoredEvent } from '../../../collector/store/store.js';
 import { ADMIN_TOKEN, AGENT_TOKEN, call, ndjson, OTHER_TOKEN, tempDirWithCert, testConfig, type TempDir } from '../helpers.js';
 import { ALL, BATCH_G1, BATCH_G2, CATEGORIES, D, ev, FILTER_CASES, G1, G2, N, SERVICES, short, SOURCES, TIMELINE_1H, TIMELINE_1H_QS } from './query-fixture.js';
 
@@ -34,10 +36,12 @@ describe('query API (HTTPS, SQLite): filters, pages, summaries', function () {
     t = await tempDirWithCert();
     ca = t.cert.certPem;
     c = await startCollector(testConfig(t), { log: () => {} });
-    const a = await call(c.url, '/api/v1/events', ndjson(BATCH_G1), { ca, token: AGENT_TOKEN });
-    expect(a.json).to.deep.equal({ accepted: 14, duplicates: 0, dead_lettered: 0 });
-    const b = await call(c.url, '/api/v1/events', ndjson(BATCH_G2), { ca, token: OTHER_TOKEN });
-    expect(b.json).to.deep.equal({ accepted: 4, duplicates: 0, dead_lettered: 0 });
+    // Stored as the collector's identity enrichment will store them: user.name is the
+    // collector's to set (an agent sending it is dead-lettered), so the fixture goes
+    // straight into the store, in the order the agents' batches would arrive.
+    const stored = (agent: string) => (e: unknown): StoredEvent => storedEvent(e as UmbraEvent, agent, Date.parse((e as UmbraEvent)['@timestamp']));
+    expect(await c.store.insertBatch(BATCH_G1.map(stored(G1)), [])).to.deep.equal({ accepted: 14, duplicates: 0 });
+    expect(await c.store.insertBatch(BATCH_G2.map(stored(G2)), [])).to.deep.equal({ accepted: 4, duplicates: 0 });
   });
   after(async () => {
     await c.close();
@@ -224,5 +228,26 @@ describe('query API (HTTPS, SQLite): filters, pages, summaries', function () {
     expect((await call(c.url, '/api/v1/summary/services', null, { ca, token: ADMIN_TOKEN, method: 'DELETE' })).status).to.equal(405);
     expect((await get('/api/v1/summary/nothing')).status).to.equal(404);
     expect(await ok('/api/v1/dead-letters?limit=5')).to.deep.equal({ count: 0, dead_letters: [] });
+  });
+  it('at most MAX_CONCURRENT_QUERIES queries at once: the next one gets 429 with Retry-After', async () => {
+    const { MAX_CONCURRENT_QUERIES } = await import('../../../collector/ingest/server.js');
+    // Hold the store's reader: every summary waits on this gate.
+    let open!: () => void;
+    const gate = new Promise<void>((r) => { open = r; });
+    const real = c.store.summarize.bind(c.store);
+    c.store.summarize = (async (q: Parameters<typeof real>[0]) => { await gate; return real(q); }) as typeof real;
+    try {
+      const held = Array.from({ length: MAX_CONCURRENT_QUERIES }, () => get('/api/v1/summary/services'));
+      await new Promise((r) => setTimeout(r, 200));
+      const over = await get('/api/v1/summary/services');
+      expect(over.status).to.equal(429);
+      expect(over.headers['retry-after']).to.equal('1');
+      open();
+      for (const r of await Promise.all(held)) expect(r.status).to.equal(200);
+      expect((await get('/api/v1/summary/services')).status).to.equal(200);
+    } finally {
+      c.store.summarize = real;
+      open();
+    }
   });
 });

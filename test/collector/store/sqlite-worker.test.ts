@@ -89,6 +89,25 @@ describe('SQLite store in its worker thread', function () {
     await s.close();
     const err = await s.insertBatch([stored(1)], []).then(() => null, (e: Error) => e);
     expect(err).to.be.instanceOf(Error);
-    expect(err!.message).to.match(/SQLite worker exited/);
+    expect(err!.message).to.match(/SQLite writer exited/);
+    const readErr = await s.count().then(() => null, (e: Error) => e);
+    expect(readErr!.message).to.match(/SQLite reader exited/);
+  });
+
+  it('queries run beside the commits: an insert sent while a long summary runs is answered first', async () => {
+    const s = await SqliteWorkerStore.open(join(dir, 'r.sqlite'));
+    try {
+      for (let b = 0; b < 20; b++) await s.insertBatch(Array.from({ length: 5000 }, (_, i) => stored(b * 5000 + i)), []);
+      const order: string[] = [];
+      const read = s.summarize({ kind: 'sources', filter: {}, limit: 100 }).then(() => order.push('summary'));
+      await new Promise((r) => setTimeout(r, 5)); // the reader has started on it
+      const write = s.insertBatch([stored(200_000)], []).then(() => order.push('insert'));
+      await Promise.all([read, write]);
+      // One thread for both (before): the insert waited for the summary of 100,000 rows.
+      expect(order).to.deep.equal(['insert', 'summary']);
+      expect(await s.count()).to.equal(100_001);
+    } finally {
+      await s.close();
+    }
   });
 });
