@@ -30,6 +30,12 @@ export const SHIP_LATENCY_BUCKETS_S = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
 export const AGENT_PROCESS_PREFIX = 'umbra_agent_';
 /** A scrape request must arrive within this (ms). */
 export const METRICS_REQUEST_TIMEOUT_MS = 10_000;
+/** Connections to the metrics listener at once (a scraper needs one); more are refused. */
+export const METRICS_MAX_CONNECTIONS = 16;
+/** How often slow connections are checked against the timeouts (ms); Node's default is 30 s. */
+export const METRICS_TIMEOUT_CHECK_MS = 1000;
+/** An idle kept-alive scrape connection is closed after this (ms). */
+export const METRICS_KEEP_ALIVE_MS = 5000;
 
 /** Pipeline counters of normal traffic (not problems): umbra_agent_traffic_total{kind}. */
 export const TRAFFIC_COUNTERS: ReadonlySet<string> = new Set([
@@ -160,7 +166,7 @@ export interface MetricsServer {
  * management network). Open it before dropping privileges: a port below 1024 needs root.
  */
 export async function startMetricsServer(listen: MetricsListen, metrics: AgentMetrics, option = '--metrics-listen'): Promise<MetricsServer> {
-  const server: Server = createServer((req, res) => {
+  const server: Server = createServer({ connectionsCheckingInterval: METRICS_TIMEOUT_CHECK_MS }, (req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== AGENT_METRICS_PATH) {
       res.writeHead(404, { 'Content-Type': 'text/plain' }).end('not found: the metrics are at /metrics\n');
@@ -182,6 +188,8 @@ export async function startMetricsServer(listen: MetricsListen, metrics: AgentMe
   });
   server.requestTimeout = METRICS_REQUEST_TIMEOUT_MS;
   server.headersTimeout = METRICS_REQUEST_TIMEOUT_MS;
+  server.keepAliveTimeout = METRICS_KEEP_ALIVE_MS;
+  server.maxConnections = METRICS_MAX_CONNECTIONS;
   server.on('clientError', (_e, socket) => socket.destroy());
   try {
     await new Promise<void>((resolve, reject) => {

@@ -34,6 +34,12 @@ export const RETRY_AFTER_UNAVAILABLE_S = 5;
 export const REQUEST_TIMEOUT_MS = 60_000;
 /** Request headers must arrive within this (ms). */
 export const HEADERS_TIMEOUT_MS = 20_000;
+/** The TLS handshake of a new connection must be done within this (ms). */
+export const TLS_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** How often slow connections are checked against the timeouts (ms); Node's default is 30 s. */
+export const TIMEOUT_CHECK_MS = 1000;
+/** Connections at once (agents keep one per batch in flight, plus scrapers and queries); more are refused. */
+export const MAX_CONNECTIONS = 4096;
 /** An idle keep-alive connection is closed after this (ms). */
 export const KEEP_ALIVE_TIMEOUT_MS = 30_000;
 /** On close, in-flight batches get this long to finish before connections are cut (ms). */
@@ -212,7 +218,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
     return refuse(res, 404, 'not found');
   };
 
-  const server = createServer(tls, (req, res) => {
+  const server = createServer({ ...tls, handshakeTimeout: TLS_HANDSHAKE_TIMEOUT_MS, connectionsCheckingInterval: TIMEOUT_CHECK_MS }, (req, res) => {
     handle(req, res).catch((e: unknown) => {
       log(`internal error on ${req.method} ${req.url}: ${(e as Error).stack ?? String(e)}`);
       if (!res.headersSent) refuse(res, 500, 'internal error');
@@ -222,6 +228,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
   server.requestTimeout = REQUEST_TIMEOUT_MS;
   server.headersTimeout = HEADERS_TIMEOUT_MS;
   server.keepAliveTimeout = KEEP_ALIVE_TIMEOUT_MS;
+  server.maxConnections = MAX_CONNECTIONS;
   server.on('clientError', (_err, socket) => socket.destroy());
   server.on('tlsClientError', () => { /* refused handshakes (no client certificate, bad TLS): nothing to do */ });
 

@@ -2,7 +2,7 @@
 // real SQLite file in a temp dir.
 import { expect } from 'chai';
 import { createGzip, gzipSync } from 'node:zlib';
-import { startCollector, type RunningCollector } from '../../../collector/ingest/server.js';
+import { startCollector, TLS_HANDSHAKE_TIMEOUT_MS, type RunningCollector } from '../../../collector/ingest/server.js';
 import { SqliteStore } from '../../../collector/store/sqlite.js';
 import type { DeadLetter, EventStore, InsertResult, StoredEvent, SummaryQuery } from '../../../collector/store/store.js';
 import { ADMIN_TOKEN, AGENT, AGENT_TOKEN, call, makeEvent, ndjson, OTHER_AGENT, OTHER_TOKEN, tempDirWithCert, testConfig, type TempDir } from '../helpers.js';
@@ -203,6 +203,19 @@ describe('collector ingest (HTTPS, SQLite)', function () {
   it('routes: 404 for unknown paths, 405 for wrong methods', async () => {
     expect((await call(c.url, '/nope', null, { ca })).status).to.equal(404);
     expect((await call(c.url, '/api/v1/events', null, { ca, method: 'DELETE' })).status).to.equal(405);
+  });
+
+  it('a connection that never starts its TLS handshake is closed after TLS_HANDSHAKE_TIMEOUT_MS (not Node\'s 120 s)', async function () {
+    this.timeout(TLS_HANDSHAKE_TIMEOUT_MS + 15_000);
+    const { connect } = await import('node:net');
+    const port = Number(new URL(c.url).port);
+    const sock = connect(port, '127.0.0.1');
+    const closedAfter = await new Promise<number>((resolve) => {
+      const t0 = Date.now();
+      sock.on('close', () => resolve(Date.now() - t0));
+      sock.on('error', () => {});
+    });
+    expect(closedAfter).to.be.at.least(TLS_HANDSHAKE_TIMEOUT_MS - 1000);
   });
 
   it('a request target that is not a path (absolute form, malformed) is a 400, not an internal error', async () => {
