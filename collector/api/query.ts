@@ -100,11 +100,20 @@ function single(params: URLSearchParams, known: readonly string[]): Map<string, 
 const MAX_DATE_MS = 8.64e15;
 const ISO_DATE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
+/** The date part names a real day (V8's Date.parse turns 2026-02-30 into March 2), and the time a real time. */
+function calendarDate(v: string): boolean {
+  const [y, m, d] = [Number(v.slice(0, 4)), Number(v.slice(5, 7)), Number(v.slice(8, 10))];
+  const daysInMonth = new Date(Date.UTC(y, m, 0)).getUTCDate();
+  if (m < 1 || m > 12 || d < 1 || d > daysInMonth) return false;
+  const t = /T(\d{2}):(\d{2})(?::(\d{2}))?/.exec(v);
+  return !t || (Number(t[1]) < 24 && Number(t[2]) < 60 && (t[3] === undefined || Number(t[3]) < 60));
+}
+
 /** since/until: ISO 8601 (a date alone is midnight UTC; a time needs its zone) or milliseconds since the epoch. */
 function time(p: Map<string, string>, name: string): number | undefined {
   const v = p.get(name);
   if (v === undefined) return undefined;
-  const ms = /^-?\d{1,16}$/.test(v) ? Number(v) : ISO_DATE.test(v) ? Date.parse(v) : NaN;
+  const ms = /^-?\d{1,16}$/.test(v) ? Number(v) : ISO_DATE.test(v) && calendarDate(v) ? Date.parse(v) : NaN;
   if (!Number.isSafeInteger(ms) || Math.abs(ms) > MAX_DATE_MS) throw new BadParam(`${name}: not a date (ISO 8601 with a zone, like 2026-11-25T12:00:00Z, or milliseconds since the epoch)`);
   return ms;
 }
@@ -140,7 +149,7 @@ function filterOf(p: Map<string, string>): EventFilter {
   set('agentId', name(p, 'agent'));
   const ip = p.get('source_ip');
   if (ip !== undefined) {
-    if (isIP(ip) === 0) throw new BadParam('source_ip: not an IPv4 or IPv6 address');
+    if (isIP(ip) === 0 || ip.includes('%')) throw new BadParam('source_ip: not an IPv4 or IPv6 address (without a zone index)');
     f.sourceIp = ip;
   }
   const action = p.get('action');

@@ -198,6 +198,11 @@ describe('query API (HTTPS, SQLite): filters, pages, summaries', function () {
     expect(await error('/api/v1/events?since=yesterday')).to.match(/^since: not a date/);
     expect(await error('/api/v1/events?since=2026-11-25T12:00:00')).to.match(/^since: not a date/); // no zone
     expect(await error('/api/v1/events?until=99999999999999999')).to.match(/^until: not a date/);
+    expect(await error('/api/v1/events?since=2026-02-30')).to.match(/^since: not a date/); // V8 would read March 2
+    expect(await error('/api/v1/events?since=2026-13-01T00:00:00Z')).to.match(/^since: not a date/);
+    expect(await error('/api/v1/events?since=2026-11-25T24:00:00Z')).to.match(/^since: not a date/);
+    expect((await get('/api/v1/events?since=2028-02-29T00:00:00Z')).status).to.equal(200); // a leap day
+    expect(await error('/api/v1/events?source_ip=fe80::1%25eth0')).to.match(/^source_ip: /);
     expect(await error('/api/v1/events?since=2026-11-25T12:00:00Z&until=2026-11-25T12:00:00Z')).to.match(/^until: must be after since/);
     for (const l of ['0', '-1', 'abc', '1.5', '']) expect(await error(`/api/v1/events?limit=${l}`)).to.match(/^limit: a positive integer/);
     expect(await error('/api/v1/summary/sources?limit=0')).to.match(/^limit: /);
