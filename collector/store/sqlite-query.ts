@@ -6,7 +6,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import type { UmbraEvent } from '../../agent/event.js';
 import {
-  capSplit, clampLimit, InvalidQueryError, MAX_USERS_PER_SOURCE, NONE_KEY,
+  bucketStart, capSplit, clampLimit, InvalidQueryError, MAX_USERS_PER_SOURCE, NONE_KEY,
   type CategorySummary, type EventFilter, type EventPage, type EventQuery, type ServiceSummary, type SourceSummary,
   type SummaryQuery, type SummaryRows, type TimelineBucket,
 } from './store.js';
@@ -90,7 +90,17 @@ function summarize(db: Database, q: SummaryQuery): SummaryRows[keyof SummaryRows
     case 'services': return topServices(db, terms, args, q.limit);
     case 'sources': return topSources(db, terms, args, q.limit);
     case 'categories': return topCategories(db, terms, args, q.limit);
-    case 'timeline': return timeline(db, terms, args, q.intervalMs, q.split);
+    case 'timeline':
+      if (q.maxBuckets !== undefined && (q.filter.sinceMs === undefined || q.filter.untilMs === undefined)) {
+        // An open range: look at the span of the matching events first (two index reads), as the
+        // Elasticsearch store does, instead of counting every bucket and refusing afterwards.
+        const r = prepare(db, `SELECT min(ts_ms) AS first, max(ts_ms) AS last FROM events ${whereSql(terms)}`).get(...args) as { first: number | null; last: number | null };
+        if (r.first !== null && r.last !== null) {
+          const n = (bucketStart(r.last, q.intervalMs) - bucketStart(r.first, q.intervalMs)) / q.intervalMs + 1;
+          if (n > q.maxBuckets) throw new InvalidQueryError('interval', `interval: the matching events span ${n} buckets, at most ${q.maxBuckets}; give since and until or take a longer interval`);
+        }
+      }
+      return timeline(db, terms, args, q.intervalMs, q.split);
   }
 }
 

@@ -79,6 +79,21 @@ describe('SQLite store: query side', () => {
     await s.close();
   });
 
+  it('timeline over an open range: more than maxBuckets spanned by the matching events is an InvalidQueryError before any bucket is counted', async () => {
+    const s = SqliteStore.open(join(dir, 'span.sqlite'));
+    const t0 = Date.UTC(2026, 10, 25);
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    // 1000 buckets of 5 minutes exactly: first event at the start of the first, last at the end of the last.
+    await s.insertBatch([stored(1, { ts: iso(t0) }), stored(2, { ts: iso(t0 + 999 * 300_000 + 299_999) })], []);
+    expect((await s.summarize({ kind: 'timeline', filter: {}, intervalMs: 300_000, maxBuckets: 1000 })).length).to.equal(2);
+    await s.insertBatch([stored(3, { ts: iso(t0 + 1000 * 300_000) })], []); // one bucket more
+    const err = await s.summarize({ kind: 'timeline', filter: {}, intervalMs: 300_000, maxBuckets: 1000 }).then(() => null, (e: Error) => e);
+    expect(err?.message).to.equal('interval: the matching events span 1001 buckets, at most 1000; give since and until or take a longer interval');
+    // A closed range is the API's to check: the store counts it.
+    expect((await s.summarize({ kind: 'timeline', filter: { sinceMs: t0, untilMs: t0 + 1 }, intervalMs: 300_000, maxBuckets: 1000 })).length).to.equal(1);
+    await s.close();
+  });
+
   it('a timeline bucket counts at most 50 keys; the rest add up under (other)', async () => {
     // k01: 3 events; k02 … k53: 1 each. Kept: k01 and k02 … k50 (ties in key order); k51, k52, k53 → (other) = 3.
     const events: StoredEvent[] = [];
