@@ -6,7 +6,7 @@
 // refused with a clear error when not root, and bad values name the option.
 import { expect } from 'chai';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createSocket } from 'node:dgram';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +18,7 @@ import { startCollector, type RunningCollector } from '../../collector/ingest/se
 import { UmbraError } from '../../common/errors.js';
 import { defaultCatalog } from '../../signatures/loader.js';
 import { AGENT, AGENT_TOKEN, tempDirWithCert, testConfig, type TempDir } from '../collector/helpers.js';
+import { agentCliWorld, type AgentCliWorld } from '../helpers/agent-cli.js';
 import { fixture, ROOT } from '../helpers/root.js';
 import { parseExposition, scrape, type Exposition } from '../helpers/prom-text.js';
 
@@ -290,20 +291,13 @@ describe('agent metrics: umbra agent --metrics-listen', function () {
     return spawnSync(cmd, [...pre, ...RUN, 'agent', ...args], { encoding: 'utf8', timeout: 60_000, cwd: ROOT });
   };
 
+  let world: AgentCliWorld | undefined;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'umbra-agent-metrics-cli-'));
-    chmodSync(dir, 0o755);
-    tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, AGENT_TOKEN + '\n', { mode: 0o644 });
-    tls = await tempDirWithCert();
-    chmodSync(dirname(tls.cert.certFile), 0o755);
-    chmodSync(tls.dir, 0o755);
-    collector = await startCollector(testConfig(tls), { log: () => {} });
+    world = await agentCliWorld('umbra-agent-metrics-cli-');
+    ({ dir, tokenFile, tls, collector } = world);
   });
   after(async () => {
-    await collector?.close();
-    tls?.remove();
-    rmSync(dir, { recursive: true, force: true });
+    await world?.remove();
   });
 
   it('--help documents --metrics-listen', () => {

@@ -3,13 +3,13 @@
 // filter), and --replay end to end into a real collector (no root needed).
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BPF_FILTER } from '../../../agent/capture/bpf.js';
-import { startCollector, type RunningCollector } from '../../../collector/ingest/server.js';
-import { AGENT, AGENT_TOKEN, tempDirWithCert, testConfig, type TempDir } from '../../collector/helpers.js';
+import type { RunningCollector } from '../../../collector/ingest/server.js';
+import { AGENT, type TempDir } from '../../collector/helpers.js';
+import { agentCliWorld, type AgentCliWorld } from '../../helpers/agent-cli.js';
 import { fixture, ROOT } from '../../helpers/root.js';
 import { analyzeFiles } from '../../helpers/analyze.js';
 
@@ -43,20 +43,13 @@ describe('umbra agent (command line)', function () {
   let collector: RunningCollector;
   const common = (): string[] => ['--collector', collector.url, '--token-file', tokenFile, '--ca', tls.cert.certFile, '--spool', join(dir, 'spool'), '--observer-id', AGENT, '--stats-interval', '0'];
 
+  let world: AgentCliWorld | undefined;
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'umbra-cli-agent-'));
-    chmodSync(dir, 0o755);
-    tokenFile = join(dir, 'token');
-    writeFileSync(tokenFile, AGENT_TOKEN + '\n', { mode: 0o644 });
-    tls = await tempDirWithCert();
-    chmodSync(dirname(tls.cert.certFile), 0o755);
-    chmodSync(tls.dir, 0o755);
-    collector = await startCollector(testConfig(tls), { log: () => {} });
+    world = await agentCliWorld('umbra-cli-agent-');
+    ({ dir, tokenFile, tls, collector } = world);
   });
   after(async () => {
-    await collector?.close();
-    tls?.remove();
-    rmSync(dir, { recursive: true, force: true });
+    await world?.remove();
   });
 
   it('--help answers with every option', () => {
