@@ -60,6 +60,19 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_user ON events (user_name, ts_ms) WHERE user_name IS NOT NULL;
     `,
   },
+  {
+    version: 3,
+    description: 'source-address index keyed by the minute first',
+    // (source_ip, ts_ms) made every commit dirty about one leaf page per distinct client
+    // address (each address's entries are contiguous, new ones at its tail): ~45 % of the
+    // writer's CPU at 2,000 clients. Keyed by minute first, the entries of the current minute
+    // share a few pages. Queries with a source filter seek once per minute of their range
+    // (sqlite-query.ts). The divisor is SOURCE_INDEX_BUCKET_MS there.
+    sql: `
+      DROP INDEX events_source_ip;
+      CREATE INDEX events_source_minute ON events (ts_ms / 60000, source_ip, ts_ms);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -40,7 +40,7 @@ describe('SQLite store: query side', () => {
     }
     db.close();
     const s = SqliteStore.open(path);
-    expect(s.migrationsApplied).to.deep.equal([2]);
+    expect(s.migrationsApplied).to.deep.equal([2, 3]);
     await s.close();
     const check = new Database(path, { readonly: true });
     expect(check.prepare('SELECT id, category, user_name FROM events ORDER BY rowid').all()).to.deep.equal([
@@ -125,6 +125,9 @@ describe('SQLite store: query side', () => {
     expect(plan('SELECT doc FROM events WHERE category = ? ORDER BY ts_ms DESC, rowid DESC LIMIT 10', 'a')).to.match(/USING INDEX events_category/);
     expect(plan('SELECT doc FROM events WHERE ts_ms <= ? AND (ts_ms < ? OR rowid < ?) ORDER BY ts_ms DESC, rowid DESC LIMIT 10', 1, 1, 1)).to.match(/SEARCH events USING INDEX events_ts \(ts_ms<\?\)/);
     expect(plan('SELECT category, count(*) FROM events WHERE category IS NOT NULL GROUP BY category')).to.match(/COVERING INDEX events_category/);
+    // A source filter seeks the minute-first index once per minute (the IN list sqlite-query.ts adds).
+    expect(plan('SELECT doc FROM events WHERE ts_ms / 60000 IN (WITH RECURSIVE m(v) AS (SELECT ? UNION ALL SELECT v - 1 FROM m WHERE v > ?) SELECT v FROM m) AND source_ip = ? ORDER BY ts_ms DESC, rowid DESC LIMIT 10', 10, 1, 'a'))
+      .to.match(/SEARCH events USING INDEX events_source_minute \(<expr>=\? AND source_ip=\?\)/);
     db.close();
   });
 
@@ -163,6 +166,49 @@ describe('SQLite store: query side', () => {
           expect(got).to.deep.equal([...want].sort((x, y) => x[0] - y[0]).map(([b, n]) => ({ startMs: base + b * 300_000, events: n })));
         },
       ), { numRuns: 60 });
+    } finally {
+      await s.close();
+    }
+  });
+  /** Seconds around the epoch, mostly next to minute edges (minute numbers truncate toward zero in SQLite). */
+  const NEAR_EDGES = fc.oneof(fc.constantFrom(-121, -120, -119, -61, -60, -59, -31, -1, 0, 1, 59, 60, 61), fc.integer({ min: -300, max: 300 }));
+
+  it('property: a source filter (read through the minute-first index) answers exactly what filtering every event would, with or without since/until, also before 1970', async () => {
+    const s = SqliteStore.open(join(dir, 'prop-src.sqlite'), { synchronous: 'normal' });
+    let run = 0;
+    try {
+      await fc.assert(fc.asyncProperty(
+        fc.array(fc.tuple(NEAR_EDGES, fc.constantFrom('10.0.0.1', '10.0.0.2', '2001:db8::7')), { maxLength: 40 }),
+        fc.option(NEAR_EDGES, { nil: undefined }),
+        fc.option(fc.integer({ min: 1, max: 600 }), { nil: undefined }),
+        fc.constantFrom('10.0.0.1', '2001:db8::7'),
+        async (spec, since, width, source) => {
+          run++;
+          const agent = `s${run}`;
+          const base = Date.UTC(1970, 0, 1); // times around the epoch: negative minutes too
+          const events = spec.map(([sec, src], i) => {
+            const e = makeEvent(i, { agent, sourceIp: src, ts: new Date(base + sec * 1000).toISOString() });
+            return storedEvent(e, agent, Date.parse(e['@timestamp']));
+          });
+          await s.insertBatch(events, []);
+          const until = since !== undefined && width !== undefined ? since * 1000 + width * 1000 : undefined;
+          const filter = { agentId: agent, sourceIp: source, ...(since !== undefined ? { sinceMs: since * 1000 } : {}), ...(until !== undefined ? { untilMs: until } : {}) };
+          const want = events.map((e, i) => ({ e, i }))
+            .filter(({ e }) => e.sourceIp === source && (filter.sinceMs === undefined || e.timestampMs >= filter.sinceMs) && (until === undefined || e.timestampMs < until))
+            .sort((x, y) => y.e.timestampMs - x.e.timestampMs || y.i - x.i).map(({ e }) => e.id);
+          const seen: string[] = [];
+          let after;
+          for (let n = 0; n < 100; n++) {
+            const p = await s.page({ ...filter, limit: 3, ...(after ? { after } : {}) });
+            seen.push(...p.events.map((e) => e.event.id!));
+            if (!p.next) break;
+            after = p.next;
+          }
+          expect(seen).to.deep.equal(want);
+          const sources = await s.summarize({ kind: 'sources', filter, limit: 10 });
+          expect(sources.map((r) => [r.sourceIp, r.events])).to.deep.equal(want.length ? [[source, want.length]] : []);
+        },
+      ), { numRuns: 80 });
     } finally {
       await s.close();
     }

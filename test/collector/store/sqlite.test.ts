@@ -32,7 +32,7 @@ describe('SQLite store', () => {
     expect(db.pragma('journal_mode', { simple: true })).to.equal('wal');
     expect(db.pragma('user_version', { simple: true })).to.equal(SCHEMA_VERSION);
     const names = (db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','index') AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
-    expect(names).to.deep.equal(['dead_letters', 'dead_letters_received', 'events', 'events_category', 'events_domain', 'events_service', 'events_source_ip', 'events_ts', 'events_user']);
+    expect(names).to.deep.equal(['dead_letters', 'dead_letters_received', 'events', 'events_category', 'events_domain', 'events_service', 'events_source_minute', 'events_ts', 'events_user']);
     db.close();
     const again = SqliteStore.open(path);
     expect(again.migrationsApplied).to.deep.equal([]);
