@@ -22,7 +22,8 @@ const CR = 0x0d;
 /** Splits NDJSON (LF or CRLF, blank lines ignored), parses and checks each line. */
 export function decodeBatch(body: Buffer, agentId: string, limits: Pick<Limits, 'maxLineBytes' | 'maxBatchEvents'>, receivedAt: string): DecodedBatch | BatchTooLarge {
   // Pass 1, on the bytes: line boundaries and the batch-wide limits, before any parsing.
-  let lines = 0;
+  const starts: number[] = [];
+  const ends: number[] = [];
   let pos = 0;
   while (pos < body.length) {
     let nl = body.indexOf(NL, pos);
@@ -30,9 +31,10 @@ export function decodeBatch(body: Buffer, agentId: string, limits: Pick<Limits, 
     let end = nl;
     if (end > pos && body[end - 1] === CR) end--;
     if (end > pos) {
-      if (end - pos > limits.maxLineBytes) return { tooLarge: `line ${lines + 1} is ${end - pos} bytes, at most ${limits.maxLineBytes}` };
-      if (lines === limits.maxBatchEvents) return { tooLarge: `more than ${limits.maxBatchEvents} events in one batch` };
-      lines++;
+      if (end - pos > limits.maxLineBytes) return { tooLarge: `line ${starts.length + 1} is ${end - pos} bytes, at most ${limits.maxLineBytes}` };
+      if (starts.length === limits.maxBatchEvents) return { tooLarge: `more than ${limits.maxBatchEvents} events in one batch` };
+      starts.push(pos);
+      ends.push(end);
     }
     pos = nl + 1;
   }
@@ -41,35 +43,23 @@ export function decodeBatch(body: Buffer, agentId: string, limits: Pick<Limits, 
   // and decoding it measured 15× slower than the lines one by one.
   const events: StoredEvent[] = [];
   const deadLetters: DeadLetter[] = [];
-  let n = 0;
-  pos = 0;
-  while (pos < body.length) {
-    let nl = body.indexOf(NL, pos);
-    if (nl < 0) nl = body.length;
-    let end = nl;
-    if (end > pos && body[end - 1] === CR) end--;
-    if (end > pos) {
-      n++;
-      const line = body.toString('utf8', pos, end);
-      let v: unknown;
-      let parsed = true;
-      try {
-        v = JSON.parse(line);
-      } catch (e) {
-        parsed = false;
-        deadLetters.push(dead(receivedAt, agentId, 'json_invalid', `line ${n}: ${(e as Error).message.slice(0, 200)}`, line));
-      }
-      if (parsed) {
-        const r = checkEvent(v, agentId);
-        if (isRejected(r)) deadLetters.push(dead(receivedAt, agentId, r.reason, `line ${n}: ${r.detail}`, line));
-        else events.push(storedEvent(r.event, agentId, r.timestampMs, line));
-      }
+  for (let i = 0; i < starts.length; i++) {
+    const line = body.toString('utf8', starts[i], ends[i]);
+    const bytes = ends[i]! - starts[i]!;
+    let v: unknown;
+    try {
+      v = JSON.parse(line);
+    } catch (e) {
+      deadLetters.push(dead(receivedAt, agentId, 'json_invalid', `line ${i + 1}: ${(e as Error).message.slice(0, 200)}`, line, bytes));
+      continue;
     }
-    pos = nl + 1;
+    const r = checkEvent(v, agentId);
+    if (isRejected(r)) deadLetters.push(dead(receivedAt, agentId, r.reason, `line ${i + 1}: ${r.detail}`, line, bytes));
+    else events.push(storedEvent(r.event, agentId, r.timestampMs, line));
   }
   return { events, deadLetters };
 }
 
-function dead(receivedAt: string, agentId: string, reason: string, detail: string, line: string): DeadLetter {
-  return { receivedAt, agentId, reason, detail, line: line.length > MAX_DEAD_LETTER_LINE_CHARS ? line.slice(0, MAX_DEAD_LETTER_LINE_CHARS) : line, lineBytes: Buffer.byteLength(line) };
+function dead(receivedAt: string, agentId: string, reason: string, detail: string, line: string, lineBytes: number): DeadLetter {
+  return { receivedAt, agentId, reason, detail, line: line.length > MAX_DEAD_LETTER_LINE_CHARS ? line.slice(0, MAX_DEAD_LETTER_LINE_CHARS) : line, lineBytes };
 }
