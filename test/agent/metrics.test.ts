@@ -20,6 +20,7 @@ import { defaultCatalog } from '../../signatures/loader.js';
 import { AGENT, AGENT_TOKEN, tempDirWithCert, testConfig, type TempDir } from '../collector/helpers.js';
 import { agentCliWorld, type AgentCliWorld } from '../helpers/agent-cli.js';
 import { fixture, ROOT } from '../helpers/root.js';
+import { NOBODY_SKIP_REASON, nobodyCanRead } from '../helpers/nobody.js';
 import { parseExposition, scrape, type Exposition } from '../helpers/prom-text.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -373,6 +374,10 @@ describe('agent metrics: umbra agent --metrics-listen', function () {
 
   it('not root: a port below 1024 is refused at start-up with EACCES, naming the option', async function () {
     if (!isRoot) this.skip(); // setpriv to nobody needs root
+    if (!nobodyCanRead(RUN[RUN.length - 1]!)) {
+      console.log(`    (skipped: ${NOBODY_SKIP_REASON})`);
+      this.skip();
+    }
     const port = await freePrivilegedPort();
     const r = umbra(['--replay', fixture('captures', 'clients', 'dig-udp.pcap'), ...common('spool-nobody'), '--metrics-listen', `127.0.0.1:${port}`], true);
     expect(r.status, r.stderr).to.equal(2);

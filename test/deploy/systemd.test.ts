@@ -19,6 +19,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 import { ROOT } from '../helpers/root.js';
+import { NOBODY_SKIP_REASON, nobodyCanRead } from '../helpers/nobody.js';
 import { SHUTDOWN_FLUSH_MS, SHUTDOWN_GRACE_MS } from '../../collector/ingest/server.js';
 import { DEFAULT_STOP_TIMEOUT_MS } from '../../agent/ship/shipper.js';
 import { hashToken } from '../../collector/auth/tokens.js';
@@ -452,6 +453,10 @@ describe('deploy/systemd privilege sets, live (root only)', function () {
     const missing = ['ip', 'setpriv', 'dig'].filter((t) => !have(t));
     if (missing.length) {
       console.log(`    (skipped: missing ${missing.join(', ')}; see scripts/setup.sh)`);
+      this.skip();
+    }
+    if (!nobodyCanRead(RUN[RUN.length - 1]!)) {
+      console.log(`    (skipped: ${NOBODY_SKIP_REASON})`);
       this.skip();
     }
     nobody = { uid: Number(sh('id', ['-u', 'nobody']).trim()), gid: Number(sh('id', ['-g', 'nobody']).trim()) };

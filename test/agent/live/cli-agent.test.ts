@@ -11,6 +11,7 @@ import type { RunningCollector } from '../../../collector/ingest/server.js';
 import { AGENT, type TempDir } from '../../collector/helpers.js';
 import { agentCliWorld, type AgentCliWorld } from '../../helpers/agent-cli.js';
 import { fixture, ROOT } from '../../helpers/root.js';
+import { NOBODY_SKIP_REASON, nobodyCanRead } from '../../helpers/nobody.js';
 import { analyzeFiles } from '../../helpers/analyze.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -112,6 +113,10 @@ describe('umbra agent (command line)', function () {
 
   it('no permission (started as nobody): says to run as root or grant CAP_NET_RAW', function () {
     if (!isRoot) this.skip(); // setpriv to nobody needs root
+    if (!nobodyCanRead(RUN[RUN.length - 1]!)) {
+      console.log(`    (skipped: ${NOBODY_SKIP_REASON})`);
+      this.skip();
+    }
     const r = umbra(['--interface', 'lo', ...common()], { asNobody: true });
     expect(r.status, r.stderr).to.equal(2);
     expect(r.stderr).to.match(/^umbra agent: lo: cannot open capture: permission denied .*run umbra agent as root, or grant node CAP_NET_RAW/);
