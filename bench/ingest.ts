@@ -90,10 +90,11 @@ async function main(): Promise<void> {
       `      token_sha256: ${hashToken(TOKEN).toString('hex')}`,
       '',
     ].join('\n'));
-    // UMBRA_BENCH_CPU_PROF=DIR: the collector writes V8 CPU profiles (one per thread) there.
+    // UMBRA_BENCH_CPU_PROF=DIR: the collector and the agent write V8 CPU profiles (one per thread) there.
     const prof = process.env.UMBRA_BENCH_CPU_PROF;
+    const profFlags = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
     const collector = prof
-      ? spawn(process.execPath, [...UMBRA_NODE_FLAGS, '--cpu-prof', '--cpu-prof-dir', prof, UMBRA, 'collector', '--config', yaml], { stdio: ['ignore', 'ignore', 'inherit'] })
+      ? spawn(process.execPath, [...UMBRA_NODE_FLAGS, ...profFlags, UMBRA, 'collector', '--config', yaml], { stdio: ['ignore', 'ignore', 'inherit'] })
       : spawn(UMBRA, ['collector', '--config', yaml], { stdio: ['ignore', 'ignore', 'inherit'] });
     const url = `https://127.0.0.1:${port}`;
     try {
@@ -103,7 +104,7 @@ async function main(): Promise<void> {
       }
       const job: AgentJob = { dir, url, ca: cert.certPem, events, clients, ...(values.batch ? { batch: Number(values.batch) } : {}), ...(values.inflight ? { inflight: Number(values.inflight) } : {}) };
       const collectorCpu0 = cpuSecondsOf(collector.pid!);
-      const child = spawn(process.execPath, [...UMBRA_NODE_FLAGS, fileURLToPath(import.meta.url), '--agent', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
+      const child = spawn(process.execPath, [...UMBRA_NODE_FLAGS, ...profFlags, fileURLToPath(import.meta.url), '--agent', JSON.stringify(job)], { stdio: ['ignore', 'pipe', 'inherit'] });
       let text = '';
       child.stdout.on('data', (b: Buffer) => { text += b.toString(); });
       const code = await new Promise<number | null>((resolve) => child.on('exit', resolve));
