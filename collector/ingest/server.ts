@@ -13,8 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { promisify } from 'node:util';
-import { gunzip } from 'node:zlib';
+import { gunzipSync } from 'node:zlib';
 import { UmbraError } from '../../common/errors.js';
 import { bearerToken, TokenTable } from '../auth/tokens.js';
 import type { UmbraConfig } from '../config.js';
@@ -49,7 +48,6 @@ export const SHUTDOWN_FLUSH_MS = 2000;
 export const INGEST_PATH = '/api/v1/events';
 export const HEALTH_PATH = '/api/v1/health';
 
-const gunzipAsync = promisify(gunzip);
 
 export interface IngestStats {
   batches: number;
@@ -147,7 +145,10 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
         body = raw;
       } else {
         try {
-          body = await gunzipAsync(raw, { maxOutputLength: limits.maxDecodedBytes });
+          // On this thread, not libuv's pool: the hand-off to a pool thread and back cost more CPU
+          // than the inflate itself (perf: ~2 % of the collector), and the lines are parsed
+          // synchronously right after anyway.
+          body = gunzipSync(raw, { maxOutputLength: limits.maxDecodedBytes });
         } catch (e) {
           if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') return refuse(res, 413, `decompressed body larger than ${limits.maxDecodedBytes} bytes`);
           if (e instanceof RangeError) throw e; // not the body's fault (a 500, logged)
