@@ -16,6 +16,18 @@ import { pageEvents, summarizeEvents } from './sqlite-query.js';
 /** How long a writer waits for a lock held by another connection (ms). */
 export const SQLITE_BUSY_TIMEOUT_MS = 5000;
 
+/**
+ * Page size of a new database file (an existing file keeps the size it was made with).
+ * SQLite's default is 4 KiB; every page goes through the WAL as its own frame, written
+ * with two system calls and copied again by the checkpoint. With 16 KiB the writer
+ * used 15.2-20.5 µs of CPU per event against 19.2-29.3 with 4 KiB (one thread inserting
+ * 200,000 ~750-byte events in 3,000-event commits, fsync on every commit, measured in
+ * alternation), also with 100 services, 300 domains and 3,000 users, whose index
+ * leaves are dirtied all over the tree at every commit: 4x larger pages there did not
+ * cost more than the fewer frames saved.
+ */
+export const SQLITE_PAGE_SIZE_BYTES = 16_384;
+
 /** SQLite's own default: the committing connection checkpoints once the WAL holds this many pages. */
 export const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 1000;
 
@@ -108,6 +120,7 @@ export class SqliteStore implements EventStore {
     try {
       mkdirSync(dirname(path), { recursive: true, mode: 0o750 });
       db = new Database(path);
+      db.pragma(`page_size = ${SQLITE_PAGE_SIZE_BYTES}`); // before the first table and WAL: no effect on an existing file
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);

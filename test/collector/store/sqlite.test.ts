@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SqliteStore } from '../../../collector/store/sqlite.js';
+import { SQLITE_PAGE_SIZE_BYTES, SqliteStore } from '../../../collector/store/sqlite.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../../collector/store/sqlite-migrations.js';
 import { MAX_DEAD_LETTER_LINE_CHARS, MAX_QUERY_LIMIT, type DeadLetter, type StoredEvent, storedEvent } from '../../../collector/store/store.js';
 import { UmbraError } from '../../../common/errors.js';
@@ -30,6 +30,7 @@ describe('SQLite store', () => {
     // Looked at from outside: WAL, the version, the tables and indexes.
     const db = new Database(path, { readonly: true });
     expect(db.pragma('journal_mode', { simple: true })).to.equal('wal');
+    expect(db.pragma('page_size', { simple: true })).to.equal(16384);
     expect(db.pragma('user_version', { simple: true })).to.equal(SCHEMA_VERSION);
     const names = (db.prepare("SELECT name FROM sqlite_master WHERE type IN ('table','index') AND name NOT LIKE 'sqlite_%' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
     expect(names).to.deep.equal(['dead_letters', 'dead_letters_received', 'events', 'events_category', 'events_domain', 'events_service', 'events_source_minute', 'events_ts', 'events_user']);
@@ -38,6 +39,25 @@ describe('SQLite store', () => {
     expect(again.migrationsApplied).to.deep.equal([]);
     expect(await again.count()).to.equal(2);
     await again.close();
+  });
+
+  it('keeps the page size of an existing file (4 KiB before SQLITE_PAGE_SIZE_BYTES) and migrates it as usual', async () => {
+    expect(SQLITE_PAGE_SIZE_BYTES).to.not.equal(4096);
+    const path = join(dir, 'old.sqlite');
+    const old = new Database(path);
+    old.pragma('page_size = 4096');
+    old.pragma('journal_mode = WAL');
+    old.exec(MIGRATIONS[0]!.sql);
+    old.pragma('user_version = 1');
+    old.close();
+    const s = SqliteStore.open(path);
+    expect(s.migrationsApplied).to.deep.equal(MIGRATIONS.slice(1).map((m) => m.version));
+    expect(await s.insertBatch([stored(1), stored(2)], [])).to.deep.equal({ accepted: 2, duplicates: 0 });
+    await s.close();
+    const db = new Database(path, { readonly: true });
+    expect(db.pragma('page_size', { simple: true })).to.equal(4096);
+    expect((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n).to.equal(2);
+    db.close();
   });
 
   it('refuses a file whose schema is newer than this code', () => {
