@@ -32,10 +32,10 @@ type Init = { umbraSqliteWorker: true; role: 'writer' | 'reader' | 'checkpointer
 /** How often the checkpointer thread copies the WAL into the database file (ms). */
 export const CHECKPOINT_INTERVAL_MS = 1000;
 /**
- * WAL pages (4 KiB) past which the writer checkpoints by itself, should the
- * checkpointer fall behind: bounds the WAL to about 256 MiB.
+ * WAL bytes past which the writer checkpoints by itself, should the
+ * checkpointer fall behind: bounds the WAL to about this size.
  */
-export const WRITER_CHECKPOINT_PAGES = 65_536;
+export const WRITER_CHECKPOINT_BYTES = 256 * 1024 * 1024;
 
 /** Requests to one worker thread and their answers; once the thread fails, every call rejects. */
 class WorkerLink {
@@ -121,7 +121,7 @@ export class SqliteWorkerStore implements EventStore {
 
   /** Starts the threads and opens the database in them; UmbraError(UMBRA_E_STORE) if that fails. */
   static async open(path: string, opts: SqliteStoreOptions = {}): Promise<SqliteWorkerStore> {
-    const writer = startWorker({ umbraSqliteWorker: true, role: 'writer', path, opts: { walAutocheckpointPages: WRITER_CHECKPOINT_PAGES, ...opts } });
+    const writer = startWorker({ umbraSqliteWorker: true, role: 'writer', path, opts: { walAutocheckpointBytes: WRITER_CHECKPOINT_BYTES, ...opts } });
     const ready = await opened(writer);
     if (!ready.ok) {
       await writer.terminate();

@@ -28,8 +28,8 @@ export const SQLITE_BUSY_TIMEOUT_MS = 5000;
  */
 export const SQLITE_PAGE_SIZE_BYTES = 16_384;
 
-/** SQLite's own default: the committing connection checkpoints once the WAL holds this many pages. */
-export const DEFAULT_WAL_AUTOCHECKPOINT_PAGES = 1000;
+/** The committing connection checkpoints once the WAL holds this many bytes (SQLite's own default is 1000 pages). */
+export const DEFAULT_WAL_AUTOCHECKPOINT_BYTES = 4 * 1024 * 1024;
 
 /** After a checkpoint lets the WAL restart, its file is truncated to this size. */
 export const WAL_SIZE_LIMIT_BYTES = 64 * 1024 * 1024;
@@ -38,11 +38,11 @@ export interface SqliteStoreOptions {
   /** `full` (default): a commit survives power loss. `normal`: survives a process crash only. */
   synchronous?: 'full' | 'normal';
   /**
-   * WAL pages after which a commit also checkpoints (copies the WAL into the
+   * WAL bytes after which a commit also checkpoints (copies the WAL into the
    * database file). SqliteWorkerStore raises it and checkpoints from another
    * thread, so commits (and acks) do not wait for those writes.
    */
-  walAutocheckpointPages?: number;
+  walAutocheckpointBytes?: number;
 }
 
 /** The columns of one events row: id, ts_ms, agent_id, action, source_ip, destination_domain, service_id, doc, category, user_name. */
@@ -126,7 +126,8 @@ export class SqliteStore implements EventStore {
       db.pragma(`busy_timeout = ${SQLITE_BUSY_TIMEOUT_MS}`);
       db.pragma('foreign_keys = ON');
       db.pragma(`journal_size_limit = ${WAL_SIZE_LIMIT_BYTES}`);
-      db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor(opts.walAutocheckpointPages ?? DEFAULT_WAL_AUTOCHECKPOINT_PAGES))}`);
+      const pageSize = db.pragma('page_size', { simple: true }) as number; // an older file may have another
+      db.pragma(`wal_autocheckpoint = ${Math.max(0, Math.floor((opts.walAutocheckpointBytes ?? DEFAULT_WAL_AUTOCHECKPOINT_BYTES) / pageSize))}`);
       const applied = migrate(db);
       return new SqliteStore(path, db, applied);
     } catch (e) {

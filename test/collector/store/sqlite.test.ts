@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import Database from 'better-sqlite3';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { SQLITE_PAGE_SIZE_BYTES, SqliteStore } from '../../../collector/store/sqlite.js';
+import { DEFAULT_WAL_AUTOCHECKPOINT_BYTES, SQLITE_PAGE_SIZE_BYTES, SqliteStore } from '../../../collector/store/sqlite.js';
 import { MIGRATIONS, SCHEMA_VERSION } from '../../../collector/store/sqlite-migrations.js';
 import { MAX_DEAD_LETTER_LINE_CHARS, MAX_QUERY_LIMIT, type DeadLetter, type StoredEvent, storedEvent } from '../../../collector/store/store.js';
 import { UmbraError } from '../../../common/errors.js';
@@ -58,6 +58,21 @@ describe('SQLite store', () => {
     expect(db.pragma('page_size', { simple: true })).to.equal(4096);
     expect((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n).to.equal(2);
     db.close();
+  });
+
+  it('checkpoints by itself once the WAL holds DEFAULT_WAL_AUTOCHECKPOINT_BYTES, whatever the page size', async () => {
+    const path = join(dir, 'wal.sqlite');
+    const s = SqliteStore.open(path, { synchronous: 'normal' });
+    let seq = 0;
+    let maxWal = 0;
+    // ~4x the threshold in ~100 KB commits; the WAL file is reused from its start after each checkpoint.
+    while (seq < 20_000) {
+      await s.insertBatch(Array.from({ length: 100 }, () => stored(++seq)), []);
+      maxWal = Math.max(maxWal, statSync(`${path}-wal`).size);
+    }
+    await s.close();
+    expect(maxWal).to.be.greaterThan(DEFAULT_WAL_AUTOCHECKPOINT_BYTES * 0.9);
+    expect(maxWal).to.be.lessThan(DEFAULT_WAL_AUTOCHECKPOINT_BYTES + 1024 * 1024);
   });
 
   it('refuses a file whose schema is newer than this code', () => {
