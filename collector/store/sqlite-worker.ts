@@ -12,12 +12,12 @@ import type { UmbraEvent } from '../../agent/event.js';
 import { UmbraError } from '../../common/errors.js';
 import { startWorker as startModuleWorker } from '../../common/start-worker.js';
 import Database from 'better-sqlite3';
-import { eventRow, SqliteStore, type EventRow, type SqliteStoreOptions } from './sqlite.js';
+import { eventColumns, SqliteStore, type EventColumns, type SqliteStoreOptions } from './sqlite.js';
 import type { DeadLetter, EventQuery, EventStore, InsertResult, StoredDeadLetter, StoredEvent } from './store.js';
 import { InvalidQueryError, type EventPage, type SummaryQuery, type SummaryRows } from './store.js';
 
 type Op =
-  | { op: 'insert'; rows: EventRow[]; dead: DeadLetter[] }
+  | { op: 'insert'; events: EventColumns; dead: DeadLetter[] }
   | { op: 'count' }
   | { op: 'countDeadLetters' }
   | { op: 'query'; q: EventQuery }
@@ -142,7 +142,7 @@ export class SqliteWorkerStore implements EventStore {
   }
 
   insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult> {
-    return this.writer.call({ op: 'insert', rows: events.map(eventRow), dead: deadLetters as DeadLetter[] });
+    return this.writer.call({ op: 'insert', events: eventColumns(events), dead: deadLetters as DeadLetter[] });
   }
   count(): Promise<number> { return this.reader.call({ op: 'count' }); }
   countDeadLetters(): Promise<number> { return this.reader.call({ op: 'countDeadLetters' }); }
@@ -211,7 +211,7 @@ function serve(init: Init): void {
       // One bad batch must not fail the others: store them one by one.
       for (const r of group) {
         try {
-          port.postMessage({ id: r.id, ok: true, value: store.insertRows(r.rows, r.dead) } satisfies Reply);
+          port.postMessage({ id: r.id, ok: true, value: store.insertColumns(r) } satisfies Reply);
         } catch (e) {
           port.postMessage({ id: r.id, ok: false, message: (e as Error).message } satisfies Reply);
         }
