@@ -11,7 +11,7 @@
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
@@ -32,7 +32,12 @@ const UMBRA_NODE_FLAGS = (readFileSync(UMBRA, 'utf8').split('\n')[0]!.match(/nod
 const TICKS_PER_S = 100;
 
 interface AgentJob { dir: string; url: string; ca: string; events: number; clients: number; batch?: number; inflight?: number }
-interface AgentResult { seconds: number; cpuSeconds: number; batches: number; gzipBytes: number; retries: number; maxRssMb: number }
+interface AgentResult { seconds: number; cpuSeconds: number; batches: number; gzipBytes: number; retries: number; maxRssMb: number; machine: number[] }
+
+/** The machine's CPU time so far (/proc/stat's first line: user nice system idle iowait irq softirq steal), in ticks. */
+function machineTicks(): number[] {
+  return readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1, 9).map(Number);
+}
 
 /** The agent side, in its own process: fill the spool, then time the shipper until all is acknowledged. */
 async function agent(job: AgentJob): Promise<AgentResult> {
@@ -45,15 +50,17 @@ async function agent(job: AgentJob): Promise<AgentResult> {
     ...(job.inflight ? { maxInflight: job.inflight } : {}),
   } as ConstructorParameters<typeof Shipper>[0]);
   const cpu0 = process.cpuUsage();
+  const machine0 = machineTicks();
   const t0 = performance.now();
   shipper.start();
   while (spool.pending > 0) await new Promise((r) => setTimeout(r, 1));
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  const machine = machineTicks().map((v, i) => v - machine0[i]!);
   await shipper.stop(1000);
   spool.close();
   const c = shipper.counters;
-  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, batches: c.get('ship.batches_acked'), gzipBytes: c.get('ship.bytes_sent'), retries: c.get('ship.retries'), maxRssMb: process.resourceUsage().maxRSS / 1024 };
+  return { seconds, cpuSeconds: (cpu.user + cpu.system) / 1e6, batches: c.get('ship.batches_acked'), gzipBytes: c.get('ship.bytes_sent'), retries: c.get('ship.retries'), maxRssMb: process.resourceUsage().maxRSS / 1024, machine };
 }
 
 /** utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15). */
@@ -93,8 +100,10 @@ async function main(): Promise<void> {
     // UMBRA_BENCH_CPU_PROF=DIR: the collector and the agent write V8 CPU profiles (one per thread) there.
     const prof = process.env.UMBRA_BENCH_CPU_PROF;
     const profFlags = prof ? ['--cpu-prof', '--cpu-prof-dir', prof] : [];
-    const collector = prof
-      ? spawn(process.execPath, [...UMBRA_NODE_FLAGS, ...profFlags, UMBRA, 'collector', '--config', yaml], { stdio: ['ignore', 'ignore', 'inherit'] })
+    // UMBRA_BENCH_COLLECTOR_FLAGS="--flag ...": extra node flags for the collector (to try V8 settings).
+    const extra = (process.env.UMBRA_BENCH_COLLECTOR_FLAGS ?? '').split(/\s+/).filter(Boolean);
+    const collector = prof || extra.length
+      ? spawn(process.execPath, [...UMBRA_NODE_FLAGS, ...profFlags, ...extra, UMBRA, 'collector', '--config', yaml], { stdio: ['ignore', 'ignore', 'inherit'] })
       : spawn(UMBRA, ['collector', '--config', yaml], { stdio: ['ignore', 'ignore', 'inherit'] });
     const url = `https://127.0.0.1:${port}`;
     try {
@@ -128,6 +137,10 @@ async function main(): Promise<void> {
       out('agent CPU (spool read, gzip, TLS)', `${r.cpuSeconds.toFixed(2)} s (${(r.cpuSeconds / r.seconds * 100).toFixed(0)}% of a core), peak RSS ${r.maxRssMb.toFixed(0)} MB`);
       out('collector CPU (all threads)', `${collectorCpu.toFixed(2)} s (${(collectorCpu / r.seconds * 100).toFixed(0)}% of a core), peak RSS ${collectorRssMb.toFixed(0)} MB`);
       out('CPU per event, agent + collector', `${((r.cpuSeconds + collectorCpu) / events * 1e6).toFixed(1)} µs`);
+      const [user, nice, system, idle, iowait, irq, softirq, steal] = r.machine as [number, number, number, number, number, number, number, number];
+      const all = user + nice + system + idle + iowait + irq + softirq + steal;
+      const pct = (v: number): string => `${(v / all * 100).toFixed(0)}%`;
+      out('machine CPU during the run', `user ${pct(user + nice)}, system ${pct(system + irq + softirq)}, iowait ${pct(iowait)}, idle ${pct(idle)}, steal ${pct(steal)} (of ${cpus().length} cores)`);
       out('database size', `${(dbBytes / 1048576).toFixed(1)} MiB (${Math.round(dbBytes / Math.max(1, stored.n))} bytes/event)`);
     } finally {
       if (collector.exitCode === null) {
