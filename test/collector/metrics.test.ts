@@ -172,6 +172,9 @@ describe('collector /metrics (Prometheus, HTTPS)', function () {
     const events = Array.from({ length: 300 }, (_, i) => makeEvent(i));
     const body = ndjson(events);
     expect((await post(body)).json).to.deep.equal({ accepted: 300, duplicates: 0, dead_lettered: 0 });
+    // The drainer's first attempt runs beside the ingest: wait until it has failed at least once.
+    const deadline = Date.now() + 10_000;
+    while ((await metricsOf()).get('umbra_collector_elasticsearch_failed_requests_total') === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     const before = Date.now();
     let m = await metricsOf();
     const after = Date.now();
