@@ -3,7 +3,7 @@
 // 1000 events) runs on the other core while the main thread decrypts, inflates
 // and parses the next batches, and health checks and TLS handshakes are never
 // held behind a commit. The main thread extracts the indexed columns
-// (eventRow) so the worker receives plain arrays of strings and numbers.
+// (eventColumns: one array per column) so the worker receives plain arrays of strings and numbers.
 // Queries run in a second thread on a read-only connection (SqliteWorkerStore).
 // If the worker dies, every pending and later call rejects: the ingest answers
 // 503 and the agents keep their spool until the collector is restarted.

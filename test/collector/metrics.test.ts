@@ -10,6 +10,7 @@ import { parseConfig, type UmbraConfig } from '../../collector/config.js';
 import { hashToken } from '../../collector/auth/tokens.js';
 import { startCollector, type RunningCollector } from '../../collector/ingest/server.js';
 import { OutboxStore } from '../../collector/store/outbox.js';
+import { SqliteStore } from '../../collector/store/sqlite.js';
 import type { EventStore } from '../../collector/store/store.js';
 import { parseExposition, scrape } from '../helpers/prom-text.js';
 import { ROOT } from '../helpers/root.js';
@@ -155,6 +156,38 @@ describe('collector /metrics (Prometheus, HTTPS)', function () {
     expect(m.get('umbra_collector_requests_refused_total', { status: '503' })).to.equal(1);
     expect(m.get('umbra_collector_batches_total')).to.equal(0);
     expect(m.get('umbra_collector_store_commit_duration_seconds_count')).to.equal(0);
+  });
+
+  it('the commit duration includes a store that commits inside the insertBatch call (SqliteStore, OutboxStore)', async () => {
+    // Both run their transaction synchronously when insertBatch is called and return a settled
+    // promise: the time the store took is the time inside that call, measured here around it.
+    const inner = SqliteStore.open(join(t.dir, 'sync-commit.sqlite'));
+    let insideSeconds = 0;
+    const timed = Object.assign(Object.create(inner) as SqliteStore, {
+      insertBatch(...args: Parameters<SqliteStore['insertBatch']>) {
+        const t0 = performance.now();
+        try {
+          return inner.insertBatch(...args);
+        } finally {
+          insideSeconds += (performance.now() - t0) / 1000;
+        }
+      },
+    });
+    try {
+      c = await startCollector(config(t), { store: timed, log: () => {} });
+      for (let b = 0; b < 3; b++) {
+        const events = Array.from({ length: 1000 }, (_, i) => makeEvent(b * 1000 + i));
+        expect((await post(ndjson(events))).json).to.deep.equal({ accepted: 1000, duplicates: 0, dead_lettered: 0 });
+      }
+      const m = await metricsOf();
+      expect(m.get('umbra_collector_store_commit_duration_seconds_count')).to.equal(3);
+      expect(insideSeconds).to.be.greaterThan(0);
+      expect(m.get('umbra_collector_store_commit_duration_seconds_sum')).to.be.at.least(insideSeconds);
+    } finally {
+      await c?.close();
+      c = null;
+      await inner.close();
+    }
   });
 
   it('collector.metrics.enabled: false → /metrics is 404 for everyone', async () => {
