@@ -155,6 +155,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
           return refuse(res, 400, `gzip body cannot be decompressed: ${(e as Error).message}`);
         }
       }
+      const rawBytes = raw.length; // the store may take the body over (identity: raw itself)
       const handed = handOver(store, decodeBatch(body, agentId, limits, new Date().toISOString()));
       if ('tooLarge' in handed) return refuse(res, 413, handed.tooLarge);
       const { dead, t0 } = handed;
@@ -173,7 +174,7 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
       stats.accepted += result.accepted;
       stats.duplicates += result.duplicates;
       stats.deadLettered += dead.reasons.length;
-      metrics?.onBatch(agentId, result.accepted, result.duplicates, dead.reasons, raw.length, (performance.now() - t0) / 1000);
+      metrics?.onBatch(agentId, result.accepted, result.duplicates, dead.reasons, rawBytes, (performance.now() - t0) / 1000);
       if (dead.first) log(`${dead.reasons.length} dead-lettered line(s) from ${agentId}, first: ${dead.first}`);
       send(res, 200, { accepted: result.accepted, duplicates: result.duplicates, dead_lettered: dead.reasons.length });
     } finally {
@@ -282,7 +283,7 @@ function handOver(store: EventStore, batch: DecodedBatch | BatchTooLarge): { sto
   const t0 = performance.now();
   let stored: Promise<InsertResult>;
   try {
-    stored = store.insertBatch(batch.events, batch.deadLetters);
+    stored = store.insertBatch(batch.events, batch.deadLetters, batch.bytes);
   } catch (e) {
     stored = Promise.reject(e as Error); // a store that throws instead of rejecting is still a 503
   }

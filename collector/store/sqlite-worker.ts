@@ -13,7 +13,7 @@ import { UmbraError } from '../../common/errors.js';
 import { startWorker as startModuleWorker } from '../../common/start-worker.js';
 import Database from 'better-sqlite3';
 import { eventColumns, SqliteStore, type EventColumns, type SqliteStoreOptions } from './sqlite.js';
-import type { DeadLetter, EventQuery, EventStore, InsertResult, StoredDeadLetter, StoredEvent } from './store.js';
+import type { DeadLetter, EventBytes, EventQuery, EventStore, InsertResult, StoredDeadLetter, StoredEvent } from './store.js';
 import { InvalidQueryError, type EventPage, type SummaryQuery, type SummaryRows } from './store.js';
 
 type Op =
@@ -62,12 +62,19 @@ class WorkerLink {
     worker.on('exit', (code) => fail(new Error(`SQLite ${what} exited (${code})`)));
   }
 
-  call<T>(op: Op): Promise<T> {
+  /** `transfer`: ArrayBuffers whose memory moves to the thread (detached here). */
+  call<T>(op: Op, transfer: ArrayBuffer[] = []): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      this.worker.postMessage({ ...op, id });
+      try {
+        this.worker.postMessage({ ...op, id }, transfer);
+      } catch (e) {
+        // A buffer Node marked untransferable (DataCloneError): send a copy instead.
+        if (!transfer.length || (e as Error).name !== 'DataCloneError') throw e;
+        this.worker.postMessage({ ...op, id });
+      }
     });
   }
 
@@ -141,8 +148,21 @@ export class SqliteWorkerStore implements EventStore {
     return new SqliteWorkerStore(path, writer, reader, checkpointer);
   }
 
-  insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult> {
-    return this.writer.call({ op: 'insert', events: eventColumns(events), dead: deadLetters as DeadLetter[] });
+  insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[], bytes?: EventBytes | null): Promise<InsertResult> {
+    let columns;
+    try {
+      columns = eventColumns(events, bytes);
+    } catch (e) {
+      return Promise.reject(e as Error);
+    }
+    if (Array.isArray(columns.doc)) return this.writer.call({ op: 'insert', events: columns, dead: deadLetters as DeadLetter[] });
+    // The body's memory moves to the writer when the body is all of it; a view into a larger
+    // (pooled, shared) buffer is copied out first, so nothing else is detached.
+    const body = columns.doc.body;
+    const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
+    const moved = own ? body : new Uint8Array(body);
+    columns.doc = { body: moved, starts: columns.doc.starts, ends: columns.doc.ends };
+    return this.writer.call({ op: 'insert', events: columns, dead: deadLetters as DeadLetter[] }, [moved.buffer as ArrayBuffer]);
   }
   count(): Promise<number> { return this.reader.call({ op: 'count' }); }
   countDeadLetters(): Promise<number> { return this.reader.call({ op: 'countDeadLetters' }); }

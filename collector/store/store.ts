@@ -208,9 +208,25 @@ export interface StoredDeadLetter extends DeadLetter {
   id: number;
 }
 
+/**
+ * The bytes the events of a batch arrived as: the JSON of `events[i]` is
+ * `body[starts[i], ends[i])`, one NDJSON line. Only for a body that is valid UTF-8,
+ * where those bytes are exactly the UTF-8 of `events[i].json`.
+ */
+export interface EventBytes {
+  body: Buffer;
+  starts: Uint32Array;
+  ends: Uint32Array;
+}
+
 export interface EventStore {
-  /** Stores a batch in one transaction; resolves once committed. Rejects (nothing stored) on failure. */
-  insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[]): Promise<InsertResult>;
+  /**
+   * Stores a batch in one transaction; resolves once committed. Rejects (nothing stored) on failure.
+   * `bytes`, when given, may be used instead of each event's `json` string, and its `body` may be
+   * taken over (its memory moved to another thread, the Buffer left empty): the caller must not
+   * use it afterwards.
+   */
+  insertBatch(events: readonly StoredEvent[], deadLetters: readonly DeadLetter[], bytes?: EventBytes | null): Promise<InsertResult>;
   /** Number of events stored. */
   count(): Promise<number>;
   /** Events matching the query, newest first. */

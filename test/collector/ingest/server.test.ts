@@ -64,6 +64,41 @@ describe('collector ingest (HTTPS, SQLite)', function () {
     expect(await c.store.count()).to.equal(3);
   });
 
+  it('stores each line byte for byte, beyond ASCII too (identity and gzip); a body that is not UTF-8 is stored as decoded, U+FFFD for the bad byte', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const wide = (seq: number, name: string) => {
+      const e = makeEvent(seq);
+      (e.observer as { hostname?: string }).hostname = name;
+      return e;
+    };
+    // Several KiB each, so the bodies are buffers of their own (the store may take their memory over).
+    const names = ['passerelle-école', 'шлюз-东京-😀', 'gw\u00e9'];
+    const batch = (from: number) => Array.from({ length: 30 }, (_, i) => wide(from + i, names[i % names.length]!));
+    const identity = ndjson(batch(0));
+    const gzipped = ndjson(batch(100));
+    expect((await post(identity, { gzip: false })).json).to.deep.equal({ accepted: 30, duplicates: 0, dead_lettered: 0 });
+    expect((await post(gzipped)).json).to.deep.equal({ accepted: 30, duplicates: 0, dead_lettered: 0 });
+    // One byte that is not UTF-8 inside a JSON string: the line decodes with U+FFFD there.
+    const bad = Buffer.from(JSON.stringify(wide(200, 'gw-X')));
+    bad[bad.indexOf('gw-X') + 3] = 0xff;
+    expect((await post(Buffer.concat([bad, Buffer.from('\n'), Buffer.from(ndjson([wide(201, 'ok')]))]), { gzip: false })).json).to.deep.equal({ accepted: 2, duplicates: 0, dead_lettered: 0 });
+    // Read from the file by another connection (the collector's commits are acknowledged, so visible).
+    const db = new Database(`${t.dir}/umbra.sqlite`, { readonly: true });
+    const docOf = (id: string) => db.prepare('SELECT doc, typeof(doc) AS type FROM events WHERE id = ?').get(id) as { doc: string; type: string };
+    for (const text of [identity, gzipped]) {
+      for (const line of text.split('\n').filter(Boolean)) {
+        const r = docOf(JSON.parse(line).event.id);
+        expect(r.type).to.equal('text');
+        expect(r.doc).to.equal(line);
+      }
+    }
+    const replaced = docOf(wide(200, '').event.id!);
+    expect(replaced.type).to.equal('text');
+    expect(replaced.doc).to.equal(bad.toString('utf8'));
+    expect(JSON.parse(replaced.doc).observer.hostname).to.equal('gw-\ufffd');
+    db.close();
+  });
+
   it('refuses a wrong, missing or admin token with 401 and stores nothing', async () => {
     const body = ndjson([makeEvent(1)]);
     for (const token of ['wrong-token', null, ADMIN_TOKEN, AGENT_TOKEN + 'x', '']) {

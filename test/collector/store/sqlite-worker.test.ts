@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHECKPOINT_INTERVAL_MS, SqliteWorkerStore } from '../../../collector/store/sqlite-worker.js';
 import { SCHEMA_VERSION } from '../../../collector/store/sqlite-migrations.js';
-import { storedEvent, type StoredEvent } from '../../../collector/store/store.js';
+import { storedEvent, type EventBytes, type StoredEvent } from '../../../collector/store/store.js';
 import { UmbraError } from '../../../common/errors.js';
 import { AGENT, makeEvent } from '../helpers.js';
 
@@ -45,6 +45,45 @@ describe('SQLite store in its worker thread', function () {
     const db = new Database(join(dir, 'w.sqlite'), { readonly: true });
     expect((db.prepare('SELECT count(*) AS n FROM events').get() as { n: number }).n).to.equal(1000);
     db.close();
+  });
+
+  it('takes the documents as received bytes: a body that is a buffer of its own moves to the writer, a view into a shared one is copied', async () => {
+    const s = await SqliteWorkerStore.open(join(dir, 'bytes.sqlite'));
+    const batchOf = (events: StoredEvent[], body: Buffer): EventBytes => {
+      const starts: number[] = [];
+      const ends: number[] = [];
+      let at = 0;
+      for (const e of events) {
+        starts.push(at);
+        ends.push(at + Buffer.byteLength(e.json));
+        at += Buffer.byteLength(e.json) + 1;
+      }
+      expect(at).to.equal(body.length);
+      return { body, starts: Uint32Array.from(starts), ends: Uint32Array.from(ends) };
+    };
+    // A buffer of its own (as a decompressed body is): moved, left empty here.
+    const big = Array.from({ length: 50 }, (_, i) => stored(i));
+    const own = Buffer.from(big.map((e) => e.json + '\n').join(''));
+    const ownCopy = Buffer.from(own);
+    expect(own.byteOffset === 0 && own.byteLength === own.buffer.byteLength).to.equal(true);
+    expect(await s.insertBatch(big, [], batchOf(big, own))).to.deep.equal({ accepted: 50, duplicates: 0 });
+    expect(own.length).to.equal(0);
+    // A view into Node's shared pool (a small Buffer): copied, the pool stays usable.
+    const one = [stored(1000)];
+    const pooled = Buffer.from(one[0]!.json + '\n');
+    expect(pooled.byteLength).to.be.below(pooled.buffer.byteLength);
+    expect(await s.insertBatch(one, [], batchOf(one, pooled))).to.deep.equal({ accepted: 1, duplicates: 0 });
+    expect(pooled.toString()).to.equal(one[0]!.json + '\n');
+    expect(Buffer.from('pool still works').toString()).to.equal('pool still works');
+    // Bytes that do not match the batch are refused before anything is sent.
+    const refused = await s.insertBatch(one, [], { body: pooled, starts: new Uint32Array(2), ends: new Uint32Array(2) }).then(() => null, (e: Error) => e);
+    expect(refused?.message).to.equal('bytes of 2 events for a batch of 1');
+    await s.close();
+    const db = new Database(join(dir, 'bytes.sqlite'), { readonly: true });
+    const docs = db.prepare('SELECT doc, typeof(doc) AS type FROM events ORDER BY rowid').all() as { doc: string; type: string }[];
+    db.close();
+    expect(docs.map((d) => d.type)).to.deep.equal(Array(51).fill('text'));
+    expect(docs.map((d) => d.doc + '\n').join('')).to.equal(ownCopy.toString() + one[0]!.json + '\n');
   });
 
   it('checkpoints from its own thread: the database file fills while the store is open', async () => {
