@@ -22,8 +22,16 @@ export interface BatchTooLarge {
 const NL = 0x0a;
 const CR = 0x0d;
 
-/** Splits NDJSON (LF or CRLF, blank lines ignored), parses and checks each line. */
-export function decodeBatch(body: Buffer, agentId: string, limits: Pick<Limits, 'maxLineBytes' | 'maxBatchEvents'>, receivedAt: string): DecodedBatch | BatchTooLarge {
+/**
+ * Lines decoded between two turns of the event loop. A 2,000-event batch takes
+ * ~20-30 ms to decode; in one piece it held back the answers of the batches the
+ * SQLite writer had meanwhile committed (median 11 ms, p90 45 ms in bench/ingest),
+ * and with them the agents' next batches.
+ */
+export const DECODE_SLICE_LINES = 256;
+
+/** Splits NDJSON (LF or CRLF, blank lines ignored), parses and checks each line, yielding to the event loop every DECODE_SLICE_LINES lines. */
+export async function decodeBatch(body: Buffer, agentId: string, limits: Pick<Limits, 'maxLineBytes' | 'maxBatchEvents'>, receivedAt: string): Promise<DecodedBatch | BatchTooLarge> {
   // Pass 1, on the bytes: line boundaries and the batch-wide limits, before any parsing.
   const starts: number[] = [];
   const ends: number[] = [];
@@ -49,6 +57,7 @@ export function decodeBatch(body: Buffer, agentId: string, limits: Pick<Limits, 
   const eventStarts = new Uint32Array(starts.length);
   const eventEnds = new Uint32Array(starts.length);
   for (let i = 0; i < starts.length; i++) {
+    if (i > 0 && i % DECODE_SLICE_LINES === 0) await new Promise((resolve) => setImmediate(resolve));
     const line = body.toString('utf8', starts[i], ends[i]);
     const bytes = ends[i]! - starts[i]!;
     let v: unknown;

@@ -103,6 +103,8 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
   const limits = c.limits;
   const stats: IngestStats = { batches: 0, accepted: 0, duplicates: 0, deadLettered: 0, refused: {}, storeFailures: 0 };
   let inflight = 0;
+  /** The batch being decoded (decodeBatch yields to the event loop between slices of lines). */
+  let decoding: Promise<void> = Promise.resolve();
   let queries = 0;
   let closing = false;
   let idle: (() => void) | null = null;
@@ -156,7 +158,12 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
         }
       }
       const rawBytes = raw.length; // the store may take the body over (identity: raw itself)
-      const handed = handOver(store, decodeBatch(body, agentId, limits, new Date().toISOString()));
+      // One batch decodes at a time, in arrival order (interleaved, every batch finished late),
+      // and is handed to the store in that order. What the handler keeps is handOver's answer,
+      // not the decoded lines.
+      const turn = decoding.then(async () => handOver(store, await decodeBatch(body, agentId, limits, new Date().toISOString())));
+      decoding = turn.then(noop, noop);
+      const handed = await turn;
       if ('tooLarge' in handed) return refuse(res, 413, handed.tooLarge);
       const { dead, t0 } = handed;
       let result;
@@ -268,6 +275,8 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
 
   return { url, port, store, server, stats, metrics, close };
 }
+
+const noop = (): void => {};
 
 /**
  * Gives a decoded batch to the store and keeps only what the answer needs. The
