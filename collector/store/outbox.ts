@@ -30,6 +30,7 @@ import type { UmbraEvent } from '../../agent/event.js';
 import { UmbraError } from '../../common/errors.js';
 import { ItemResult, type BulkDoc, type ElasticsearchEvents } from './elasticsearch.js';
 import { DEFAULT_OUTBOX_FILE, DEFAULT_OUTBOX_MAX_BYTES, DEFAULT_OUTBOX_MAX_EVENTS } from './es-defaults.js';
+import { SQLITE_PAGE_SIZE_BYTES } from './sqlite.js';
 import { clampLimit, MAX_DEAD_LETTER_LINE_CHARS, type DeadLetter, type EventQuery, type EventStore, type InsertResult, type StoredDeadLetter, type StoredEvent } from './store.js';
 import type { EventPage, SummaryQuery, SummaryRows } from './store.js';
 
@@ -181,6 +182,7 @@ export class OutboxStore implements EventStore {
     try {
       mkdirSync(dirname(opts.path), { recursive: true, mode: 0o750 });
       db = new Database(opts.path);
+      db.pragma(`page_size = ${SQLITE_PAGE_SIZE_BYTES}`); // as the SQLite store's: fewer WAL frames per commit (a new file only)
       db.pragma('journal_mode = WAL');
       db.pragma(`synchronous = ${opts.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
       db.pragma(`busy_timeout = ${OUTBOX_BUSY_TIMEOUT_MS}`);
