@@ -65,6 +65,9 @@ describe('Elasticsearch store: durable outbox in front of Elasticsearch (officia
     const realInstall = es.install.bind(es);
     es.install = async () => { if (down) throw new Error('connect ECONNREFUSED 127.0.0.1:9200'); return realInstall(); };
     const store = await open({ path, es, ...FAST });
+    const pages = new Database(path, { readonly: true });
+    expect(pages.pragma('page_size', { simple: true })).to.equal(16384); // a new outbox file, as the SQLite store's
+    pages.close();
     const r = await store.insertBatch([stored(1), stored(2), stored(1)], []);
     expect(r).to.deep.equal({ accepted: 2, duplicates: 1 });
     await new Promise((res) => setTimeout(res, 50));
