@@ -99,6 +99,19 @@ describe('collector ingest (HTTPS, SQLite)', function () {
     db.close();
   });
 
+  it('gzip bodies of several members (the trailer announces only the last one\'s size) and of zero bytes decode whole', async () => {
+    // RFC 1952: a gzip file is a series of members; the ISIZE of the last tells nothing of the others.
+    const first = ndjson(Array.from({ length: 400 }, (_, i) => makeEvent(i)));
+    const last = ndjson([makeEvent(400)]);
+    const twoMembers = Buffer.concat([gzipSync(Buffer.from(first)), gzipSync(Buffer.from(last))]);
+    expect(twoMembers.readUInt32LE(twoMembers.length - 4)).to.equal(Buffer.byteLength(last));
+    const r = await post(twoMembers, { headers: { 'Content-Encoding': 'gzip' } });
+    expect(r.json).to.deep.equal({ accepted: 401, duplicates: 0, dead_lettered: 0 });
+    expect(await c.store.count()).to.equal(401);
+    const empty = await post(gzipSync(Buffer.alloc(0)), { headers: { 'Content-Encoding': 'gzip' } });
+    expect(empty.json).to.deep.equal({ accepted: 0, duplicates: 0, dead_lettered: 0 });
+  });
+
   it('refuses a wrong, missing or admin token with 401 and stores nothing', async () => {
     const body = ndjson([makeEvent(1)]);
     for (const token of ['wrong-token', null, ADMIN_TOKEN, AGENT_TOKEN + 'x', '']) {
