@@ -139,11 +139,12 @@ export class SpoolArena {
 export function ndjsonBody(records: readonly SpoolRecord[]): Buffer {
   if (records.length === 0) return Buffer.alloc(0);
   const first = records[0]!.json;
+  const whole = new Uint8Array(first.buffer); // one view to read the separators through, not one per record
   let prev = first;
   for (let i = 1; i < records.length; i++) {
     const cur = records[i]!.json;
     const sep = prev.byteOffset + prev.length;
-    if (cur.buffer !== first.buffer || cur.byteOffset !== sep + 1 || new Uint8Array(first.buffer, sep, 1)[0] !== 0x0a) {
+    if (cur.buffer !== first.buffer || cur.byteOffset !== sep + 1 || whole[sep] !== 0x0a) {
       return Buffer.concat(records.flatMap((r, j) => (j === 0 ? [r.json] : [NEWLINE, r.json])));
     }
     prev = cur;
