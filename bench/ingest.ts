@@ -7,7 +7,12 @@
 // start until the spool holds nothing unacknowledged, i.e. every event is
 // committed in SQLite. Then the stored rows are counted in the database file.
 // Prints figures; never passes or fails. Needs `npm run build` (runs from dist/).
+// The machine's CPU split during the timed run (/proc/stat) tells a CPU-bound run
+// from one that waits; on this VM the CPU time the same work takes moves by ±20 %
+// within minutes, so compare runs taken alternately, not hours apart.
 //   node dist/bench/ingest.js [--events N] [--clients N] [--batch N] [--inflight N]
+//   UMBRA_BENCH_CPU_PROF=DIR: V8 CPU profiles of the collector's threads and the agent
+//   UMBRA_BENCH_COLLECTOR_FLAGS="--flag ...": extra node flags for the collector
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
