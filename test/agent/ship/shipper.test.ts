@@ -252,7 +252,7 @@ describe('agent/ship/shipper', function () {
         ship({ batchMaxEvents: 20, maxInflight: 3 });
         await waitFor(() => spool.pending === 0, 20_000, 'the spool to drain');
       } finally {
-        try { execFileSync('chattr', ['-i', seg1]); } catch { /* already cleared */ }
+        try { execFileSync('chattr', ['-i', seg1], { stdio: 'ignore' }); } catch { /* already cleared */ }
       }
       expect(throws).to.equal(1);
       expect(storedIds()).to.deep.equal(ids.sort());
