@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { gunzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync } from 'node:zlib';
 import { UmbraError } from '../../common/errors.js';
 import { bearerToken, TokenTable } from '../auth/tokens.js';
 import type { UmbraConfig } from '../config.js';
@@ -278,21 +278,29 @@ export async function startCollector(config: UmbraConfig, opts: CollectorOptions
 
 const noop = (): void => {};
 
-/** zlib's smallest output chunk (zlib.constants.Z_MIN_CHUNK). */
-const ZLIB_MIN_CHUNK_BYTES = 64;
+/**
+ * Smallest output chunk a gzip body is inflated in: zlib's default (Z_DEFAULT_CHUNK,
+ * 16 KiB). A trailer announcing less (the last member of several, or a forged one) must
+ * not set it lower: 64 MiB inflated 64 bytes at a time took ~1.7 s and ~130 MB of heap
+ * (a million slices) against ~0.4 s in 16 KiB chunks.
+ */
+export const GUNZIP_MIN_CHUNK_BYTES = zlibConstants.Z_DEFAULT_CHUNK;
+/** Deflate's largest compression ratio (1032:1, zlib's technical details): a trailer announcing more is not believed. */
+export const DEFLATE_MAX_RATIO = 1032;
 
 /**
  * Output chunk size for inflating a gzip body: the size its trailer announces (ISIZE,
- * the last 4 bytes, RFC 1952 2.3.1) within [64 bytes, max]. Inflated into one buffer of
- * that size, the body is that buffer: zlib's default 16 KiB chunks were copied into one
- * at the end (Buffer.concat: ~300 ms per 200,000 events in bench/ingest's profile), and
- * a buffer of its own moves to the SQLite writer without a copy. Only a hint: a wrong
- * or multi-member ISIZE costs chunks and a copy, never a wrong result, and the output
- * cap still applies.
+ * the last 4 bytes, RFC 1952 2.3.1), capped at `max` and at DEFLATE_MAX_RATIO times the
+ * body (a forged trailer gets no `max`-sized buffer for a few bytes), and never below
+ * GUNZIP_MIN_CHUNK_BYTES. Inflated into one buffer of that size, the body is that buffer:
+ * zlib's default 16 KiB chunks were copied into one at the end (Buffer.concat: ~300 ms
+ * per 200,000 events in bench/ingest's profile), and a buffer of its own moves to the
+ * SQLite writer without a copy. Only a hint: a wrong or multi-member ISIZE costs chunks
+ * and a copy, never a wrong result, and the output cap still applies.
  */
-function gunzipChunkBytes(raw: Buffer, max: number): number {
-  if (raw.length < 4) return ZLIB_MIN_CHUNK_BYTES;
-  return Math.min(Math.max(raw.readUInt32LE(raw.length - 4), ZLIB_MIN_CHUNK_BYTES), Math.max(max, ZLIB_MIN_CHUNK_BYTES));
+export function gunzipChunkBytes(raw: Buffer, max: number): number {
+  const announced = raw.length < 4 ? 0 : raw.readUInt32LE(raw.length - 4);
+  return Math.max(GUNZIP_MIN_CHUNK_BYTES, Math.min(announced, max, raw.length * DEFLATE_MAX_RATIO));
 }
 
 /**

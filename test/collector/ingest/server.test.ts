@@ -1,8 +1,8 @@
 // The collector's HTTPS ingest through the real server on a loopback port and a
 // real SQLite file in a temp dir.
 import { expect } from 'chai';
-import { createGzip, gzipSync } from 'node:zlib';
-import { startCollector, TLS_HANDSHAKE_TIMEOUT_MS, type RunningCollector } from '../../../collector/ingest/server.js';
+import { constants as zlib, createGzip, gunzipSync, gzipSync } from 'node:zlib';
+import { gunzipChunkBytes, startCollector, TLS_HANDSHAKE_TIMEOUT_MS, type RunningCollector } from '../../../collector/ingest/server.js';
 import { SqliteStore } from '../../../collector/store/sqlite.js';
 import type { DeadLetter, EventStore, InsertResult, StoredEvent, SummaryQuery } from '../../../collector/store/store.js';
 import { ADMIN_TOKEN, AGENT, AGENT_TOKEN, call, makeEvent, ndjson, OTHER_AGENT, OTHER_TOKEN, tempDirWithCert, testConfig, type TempDir } from '../helpers.js';
@@ -415,5 +415,38 @@ describe('collector ingest under store failure, load and shutdown', function () 
     let refused = false;
     await call(c.url, '/api/v1/health', null, { ca: t.cert.certPem }).catch(() => { refused = true; });
     expect(refused).to.equal(true);
+  });
+});
+
+describe('gunzipChunkBytes (the output chunk a gzip body is inflated in)', () => {
+  const MAX = 64 * 1024 * 1024;
+  it('a body of one member: the size its trailer announces, so it inflates into one buffer of its own', () => {
+    const text = Buffer.from(ndjson(Array.from({ length: 200 }, (_, i) => makeEvent(i))));
+    const raw = gzipSync(text);
+    expect(gunzipChunkBytes(raw, MAX)).to.equal(text.length);
+    const out = gunzipSync(raw, { chunkSize: gunzipChunkBytes(raw, MAX) });
+    expect(out.equals(text)).to.equal(true);
+    expect(out.byteOffset === 0 && out.byteLength === out.buffer.byteLength).to.equal(true);
+  });
+
+  it('never smaller than zlib\'s default chunk: a last member announcing 0 bytes does not make 64 MiB inflate 64 bytes at a time', () => {
+    // A valid two-member body: 64 MiB of zeros (~64 KB compressed), then an empty member (ISIZE 0).
+    // In 64-byte chunks gunzipSync made a million slices (~1.7 s, ~130 MB of heap here) against
+    // ~0.4 s in zlib's default 16 KiB ones.
+    const raw = Buffer.concat([gzipSync(Buffer.alloc(MAX), { level: 9 }), gzipSync(Buffer.alloc(0))]);
+    expect(raw.readUInt32LE(raw.length - 4)).to.equal(0);
+    expect(gunzipChunkBytes(raw, MAX)).to.equal(zlib.Z_DEFAULT_CHUNK);
+    expect(gunzipChunkBytes(Buffer.from([0x1f, 0x8b]), MAX)).to.equal(zlib.Z_DEFAULT_CHUNK); // no trailer at all
+  });
+
+  it('a trailer announcing more than deflate can give (1032:1, zlib\'s technical details) is not believed: no 64 MiB buffer for a body of a few bytes', () => {
+    const raw = gzipSync(Buffer.from('{"a":1}\n'));
+    expect(raw.length).to.be.below(64);
+    raw.writeUInt32LE(MAX, raw.length - 4); // forged
+    const chunk = gunzipChunkBytes(raw, MAX);
+    expect(chunk).to.be.at.most(Math.max(zlib.Z_DEFAULT_CHUNK, raw.length * 1032));
+    // and never above max_decoded_bytes
+    const big = gzipSync(Buffer.alloc(MAX), { level: 9 });
+    expect(gunzipChunkBytes(big, 1024 * 1024)).to.equal(1024 * 1024);
   });
 });
