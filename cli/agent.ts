@@ -12,7 +12,7 @@ import { DEFAULT_METRICS_HOST, parseMetricsListen, type MetricsListen } from '..
 import { DEFAULT_STATS_INTERVAL_MS, runAgent, type AgentSource } from '../agent/runner.js';
 import { DEFAULT_SPOOL_MAX_BYTES } from '../agent/ship/spool.js';
 import { MAX_TOKEN_FILE_BYTES } from '../common/limits.js';
-import { BoundedFileError, readBoundedFile } from '../common/bounded-file.js';
+import { BoundedFileError, readBoundedFile, secretFileExposure } from '../common/bounded-file.js';
 
 const OBSERVER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -66,14 +66,17 @@ on stderr: no such interface, permission denied, bad filter, ...), 1 otherwise.`
 
 function readSecretFile(what: string, file: string): string {
   let buf: Buffer;
+  const stat = { mode: 0 };
   try {
-    buf = readBoundedFile(file, MAX_TOKEN_FILE_BYTES);
+    buf = readBoundedFile(file, MAX_TOKEN_FILE_BYTES, stat);
   } catch (e) {
     if ((e as BoundedFileError).reason === 'too_large') throw new UmbraError('UMBRA_E_USAGE', `${what} ${file}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`);
     throw new UmbraError('UMBRA_E_USAGE', `${what} ${file}: cannot read: ${(e as Error).message}`);
   }
   const t = buf.toString('utf8').trim();
   if (!t) throw new UmbraError('UMBRA_E_USAGE', `${what} ${file}: empty`);
+  const exposed = secretFileExposure(stat.mode);
+  if (exposed) process.stderr.write(`umbra agent: warning: ${what} ${file} is ${exposed}; chmod 600 (or 640 with the agent's group)\n`);
   return t;
 }
 

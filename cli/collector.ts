@@ -60,6 +60,7 @@ export async function run(argv: string[]): Promise<number> {
   const file = values.config as string | undefined;
   if (!file) throw new UmbraError('UMBRA_E_USAGE', `--config FILE is required\n${USAGE}`);
   const config = loadConfig(file);
+  for (const w of config.warnings) process.stderr.write(`umbra collector: warning: ${file}: ${w}\n`);
   if (values.check) {
     out(`${file}: ok (${config.collector.agents.length} agent(s), ${config.collector.adminTokens.length} admin token(s), store ${config.store.type})`);
     return 0;

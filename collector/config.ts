@@ -5,7 +5,8 @@
 // digest, or read from a file or an environment variable and hashed at load:
 // the plain token never stays in the config object. Relative paths are relative
 // to the directory of the config file.
-import { BoundedFileError, readBoundedFile } from '../common/bounded-file.js';
+import { BoundedFileError, readBoundedFile, secretFileExposure } from '../common/bounded-file.js';
+import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { parseDocument } from 'yaml';
@@ -113,6 +114,8 @@ export interface UmbraConfig {
   };
   store: StoreConfig;
   signatures: { extraDirs: string[]; status: Record<string, string> };
+  /** What is valid but unwise, each naming the key and file (a token file every user may read); `umbra collector` prints them. */
+  warnings: string[];
 }
 
 const TOKEN_SOURCE = {
@@ -344,6 +347,15 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
   const base = opts.baseDir ?? process.cwd();
   const path = (p: string): string => resolve(base, p);
   const problems: string[] = [];
+  const warnings: string[] = [];
+  /** Reads a secret file; a mode that lets others read or change it is a warning naming the key. */
+  const readSecret = (f: string, at: string): Buffer => {
+    const stat = { mode: 0 };
+    const bytes = readBoundedFile(f, MAX_TOKEN_FILE_BYTES, stat);
+    const exposed = secretFileExposure(stat.mode);
+    if (exposed) warnings.push(`${at}: ${f} is ${exposed}; chmod 600 (or 640 with the service's group)`);
+    return bytes;
+  };
 
   const credential = (c: RawCredential, at: string, id: string): Credential | null => {
     const given = (['token_sha256', 'token_file', 'token_env'] as const).filter((k) => c[k] !== undefined);
@@ -356,7 +368,7 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
       const f = path(c.token_file);
       let token: string;
       try {
-        token = readBoundedFile(f, MAX_TOKEN_FILE_BYTES).toString('utf8').trim();
+        token = readSecret(f, `${at}/token_file`).toString('utf8').trim();
       } catch (e) {
         problems.push((e as BoundedFileError).reason === 'too_large'
           ? `${at}/token_file: ${f}: larger than ${MAX_TOKEN_FILE_BYTES} bytes, not a token file`
@@ -432,7 +444,7 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
       if (e[fileKey] !== undefined) {
         const f = path(e[fileKey]);
         try {
-          const v = readBoundedFile(f, MAX_TOKEN_FILE_BYTES).toString('utf8').trim();
+          const v = readSecret(f, `${at}/${fileKey}`).toString('utf8').trim();
           if (!v) problems.push(`${at}/${fileKey}: ${f} is empty`);
           return v || undefined;
         } catch (err) {
@@ -480,6 +492,12 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
 
   if (problems.length) throw configError(file, problems);
   const tls: TlsConfig = { certFile: path(col.tls.cert_file), keyFile: path(col.tls.key_file) };
+  try {
+    const exposed = secretFileExposure(statSync(tls.keyFile).mode);
+    if (exposed) warnings.push(`/collector/tls/key_file: ${tls.keyFile} is ${exposed}; chmod 600 (or 640 with the service's group)`);
+  } catch {
+    /* not there: the collector says so when it reads it */
+  }
   if (col.tls.client_ca_file) tls.clientCaFile = path(col.tls.client_ca_file);
   return {
     file,
@@ -494,6 +512,7 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
     },
     store,
     signatures: { extraDirs: (r.signatures?.extra_dirs ?? []).map(path), status: { ...(r.signatures?.status ?? {}) } },
+    warnings,
   };
 }
 

@@ -12,8 +12,22 @@ export class BoundedFileError extends Error {
   }
 }
 
-/** The file's bytes, at most `maxBytes`; throws BoundedFileError. */
-export function readBoundedFile(file: string, maxBytes: number): Buffer {
+/**
+ * What is wrong with who may read or change a secret file (a token, a password, a private
+ * key), from its mode: null when only its owner may change it and only its owner and group
+ * read it (0600 or 0640 with the service's group, as deploy/ installs them).
+ */
+export function secretFileExposure(mode: number): string | null {
+  const m = mode & 0o777;
+  const octal = `0${m.toString(8).padStart(3, '0')}`;
+  if (m & 0o002) return `writable by every user (mode ${octal})`;
+  if (m & 0o020) return `writable by its group (mode ${octal})`;
+  if (m & 0o004) return `readable by every user (mode ${octal})`;
+  return null;
+}
+
+/** The file's bytes, at most `maxBytes`; throws BoundedFileError. `stat.mode` receives the file's mode. */
+export function readBoundedFile(file: string, maxBytes: number, stat?: { mode: number }): Buffer {
   let fd: number;
   try {
     fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOCTTY);
@@ -23,6 +37,7 @@ export function readBoundedFile(file: string, maxBytes: number): Buffer {
   }
   try {
     const st = fstatSync(fd);
+    if (stat) stat.mode = st.mode;
     if (!st.isFile()) throw new BoundedFileError('not_regular', 'not a regular file');
     if (st.size > maxBytes) throw new BoundedFileError('too_large', `larger than ${maxBytes} bytes`);
     const buf = Buffer.allocUnsafe(maxBytes + 1);

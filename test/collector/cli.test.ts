@@ -2,7 +2,7 @@
 // code, and a graceful stop on SIGTERM with the data on disk.
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../../collector/store/sqlite.js';
@@ -53,6 +53,16 @@ describe('umbra collector (command)', function () {
     const r = umbra('collector', '--config', f, '--check');
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stdout).to.match(/ok \(1 agent\(s\), 0 admin token\(s\), store sqlite\)/);
+    expect(r.stderr).to.equal('');
+    // A token file every user may read: still valid, with a warning naming the key and the file.
+    const tokenFile = join(t.dir, 'a2.token');
+    writeFileSync(tokenFile, 'a-token-for-a2\n', { mode: 0o644 });
+    chmodSync(tokenFile, 0o644);
+    const g = join(t.dir, 'warn.yaml');
+    writeFileSync(g, `collector:\n  tls: {cert_file: ${t.cert.certFile}, key_file: ${t.cert.keyFile}}\n  agents: [{id: a2, token_file: ${tokenFile}}]\n`);
+    const w = umbra('collector', '--config', g, '--check');
+    expect(w.status, w.stderr).to.equal(0);
+    expect(w.stderr).to.equal(`umbra collector: warning: ${g}: /collector/agents/0/token_file: ${tokenFile} is readable by every user (mode 0644); chmod 600 (or 640 with the service's group)\n`);
   });
 
   it('runs, takes a batch, and on SIGTERM stops cleanly with the batch on disk', async () => {

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { hashToken } from '../../collector/auth/tokens.js';
@@ -83,6 +83,33 @@ describe('collector config (umbra.yaml)', () => {
     expect(c.store).to.deep.equal({ type: 'sqlite', sqlite: { path: join(dir, 'umbra-data', DEFAULT_SQLITE_FILE), synchronous: 'full' } });
     expect(c.collector.agents[0]!.tokenSha256.toString('hex')).to.equal(SHA);
     expect(c.signatures).to.deep.equal({ extraDirs: [], status: {} });
+  });
+
+  it('warns, naming the key and the file, of a secret file others may read or change; 0600 and 0640 are fine', () => {
+    mkdirSync(join(dir, 'tokens'));
+    const token = join(dir, 'tokens', 'gw2');
+    const key = join(dir, 'c.key');
+    const password = join(dir, 'es.password');
+    writeFileSync(token, 'file-token-123\n');
+    writeFileSync(key, 'not really a key\n');
+    writeFileSync(password, 'secret\n');
+    const f = write(minimal('    - {id: gw2, token_file: tokens/gw2}\n'));
+    const es = write('collector:\n  tls: {cert_file: c.crt, key_file: c.key}\n  agents: []\nstore:\n  type: elasticsearch\n  elasticsearch: {node: "http://127.0.0.1:9200", username: umbra, password_file: es.password}\n', 'es.yaml');
+    const warnings = (): string[] => [...loadConfig(f).warnings, ...loadConfig(es).warnings];
+    for (const p of [token, key, password]) chmodSync(p, 0o600);
+    expect(warnings()).to.deep.equal([]);
+    for (const p of [token, key, password]) chmodSync(p, 0o640);
+    expect(warnings()).to.deep.equal([]);
+    chmodSync(token, 0o644);
+    chmodSync(key, 0o660);
+    chmodSync(password, 0o602);
+    expect(warnings()).to.deep.equal([
+      `/collector/agents/1/token_file: ${token} is readable by every user (mode 0644); chmod 600 (or 640 with the service's group)`,
+      `/collector/tls/key_file: ${key} is writable by its group (mode 0660); chmod 600 (or 640 with the service's group)`,
+      // es.yaml: the store's secrets are read before the TLS section is looked at
+      `/store/elasticsearch/password_file: ${password} is writable by every user (mode 0602); chmod 600 (or 640 with the service's group)`,
+      `/collector/tls/key_file: ${key} is writable by its group (mode 0660); chmod 600 (or 640 with the service's group)`,
+    ]);
   });
 
   it('reads tokens from a file or an environment variable and keeps only their SHA-256', () => {

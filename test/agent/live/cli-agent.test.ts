@@ -3,7 +3,7 @@
 // filter), and --replay end to end into a real collector (no root needed).
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_BPF_FILTER } from '../../../agent/capture/bpf.js';
@@ -136,7 +136,15 @@ describe('umbra agent (command line)', function () {
     const r = await umbraAsync(['--replay', f, ...common(), '--spool', join(dir, 'spool-replay'), '--allow-root']);
     expect(r.status, r.stderr).to.equal(0);
     expect(r.stderr).to.match(/stopped \(source-end\):.* pending=0/);
+    expect(r.stderr).to.not.include('warning'); // the token file is 0600
     const got = (await collector.store.query({ agentId: AGENT, limit: 1000 })).map((e) => `${e.event.action} ${e.destination?.domain}`).sort();
     expect(got).to.deep.equal(want);
+    // The same token in a file every user may read: still used, with a warning.
+    const open = join(dir, 'token-0644');
+    writeFileSync(open, readFileSync(tokenFile));
+    chmodSync(open, 0o644);
+    const w = await umbraAsync(['--replay', f, ...common(), '--token-file', open, '--spool', join(dir, 'spool-replay-0644'), '--allow-root']);
+    expect(w.status, w.stderr).to.equal(0);
+    expect(w.stderr).to.include(`umbra agent: warning: --token-file ${open} is readable by every user (mode 0644); chmod 600 (or 640 with the agent's group)\n`);
   });
 });
