@@ -12,7 +12,7 @@ import { DEFAULT_METRICS_HOST, parseMetricsListen, type MetricsListen } from '..
 import { DEFAULT_STATS_INTERVAL_MS, runAgent, type AgentSource } from '../agent/runner.js';
 import { DEFAULT_SPOOL_MAX_BYTES } from '../agent/ship/spool.js';
 import { MAX_TOKEN_FILE_BYTES } from '../common/limits.js';
-import { BoundedFileError, readBoundedFile, secretFileExposure } from '../common/bounded-file.js';
+import { BoundedFileError, readBoundedFile, secretFileWarning } from '../common/bounded-file.js';
 
 const OBSERVER_ID_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
@@ -75,8 +75,8 @@ function readSecretFile(what: string, file: string): string {
   }
   const t = buf.toString('utf8').trim();
   if (!t) throw new UmbraError('UMBRA_E_USAGE', `${what} ${file}: empty`);
-  const exposed = secretFileExposure(stat.mode);
-  if (exposed) process.stderr.write(`umbra agent: warning: ${what} ${file} is ${exposed}; chmod 600 (or 640 with the agent's group)\n`);
+  const w = secretFileWarning(file, stat.mode, "the agent's group");
+  if (w) process.stderr.write(`umbra agent: warning: ${what} ${w}\n`);
   return t;
 }
 

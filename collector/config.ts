@@ -5,7 +5,7 @@
 // digest, or read from a file or an environment variable and hashed at load:
 // the plain token never stays in the config object. Relative paths are relative
 // to the directory of the config file.
-import { BoundedFileError, readBoundedFile, secretFileExposure } from '../common/bounded-file.js';
+import { BoundedFileError, readBoundedFile, secretFileWarning } from '../common/bounded-file.js';
 import { statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
@@ -352,8 +352,8 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
   const readSecret = (f: string, at: string): Buffer => {
     const stat = { mode: 0 };
     const bytes = readBoundedFile(f, MAX_TOKEN_FILE_BYTES, stat);
-    const exposed = secretFileExposure(stat.mode);
-    if (exposed) warnings.push(`${at}: ${f} is ${exposed}; chmod 600 (or 640 with the service's group)`);
+    const w = secretFileWarning(f, stat.mode, "the service's group");
+    if (w) warnings.push(`${at}: ${w}`);
     return bytes;
   };
 
@@ -493,8 +493,8 @@ export function parseConfig(raw: unknown, file: string, opts: ParseConfigOptions
   if (problems.length) throw configError(file, problems);
   const tls: TlsConfig = { certFile: path(col.tls.cert_file), keyFile: path(col.tls.key_file) };
   try {
-    const exposed = secretFileExposure(statSync(tls.keyFile).mode);
-    if (exposed) warnings.push(`/collector/tls/key_file: ${tls.keyFile} is ${exposed}; chmod 600 (or 640 with the service's group)`);
+    const w = secretFileWarning(tls.keyFile, statSync(tls.keyFile).mode, "the service's group");
+    if (w) warnings.push(`/collector/tls/key_file: ${w}`);
   } catch {
     /* not there: the collector says so when it reads it */
   }

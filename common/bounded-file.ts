@@ -26,6 +26,12 @@ export function secretFileExposure(mode: number): string | null {
   return null;
 }
 
+/** The warning for a secret file whose mode is exposed (secretFileExposure), or null. `group`: whose group may read it. */
+export function secretFileWarning(file: string, mode: number, group: string): string | null {
+  const exposed = secretFileExposure(mode);
+  return exposed && `${file} is ${exposed}; chmod 600 (or 640 with ${group})`;
+}
+
 /** The file's bytes, at most `maxBytes`; throws BoundedFileError. `stat.mode` receives the file's mode. */
 export function readBoundedFile(file: string, maxBytes: number, stat?: { mode: number }): Buffer {
   let fd: number;

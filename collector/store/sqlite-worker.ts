@@ -68,13 +68,7 @@ class WorkerLink {
     const id = this.nextId++;
     return new Promise<T>((resolve, reject) => {
       this.pending.set(id, { resolve: resolve as (v: unknown) => void, reject });
-      try {
-        this.worker.postMessage({ ...op, id }, transfer);
-      } catch (e) {
-        // A buffer Node marked untransferable (DataCloneError): send a copy instead.
-        if (!transfer.length || (e as Error).name !== 'DataCloneError') throw e;
-        this.worker.postMessage({ ...op, id });
-      }
+      this.worker.postMessage({ ...op, id }, transfer);
     });
   }
 
@@ -161,7 +155,7 @@ export class SqliteWorkerStore implements EventStore {
     const body = columns.doc.body;
     const own = body.byteOffset === 0 && body.byteLength === body.buffer.byteLength && body.buffer instanceof ArrayBuffer;
     const moved = own ? body : new Uint8Array(body);
-    columns.doc = { body: moved, starts: columns.doc.starts, ends: columns.doc.ends };
+    columns.doc = { ...columns.doc, body: moved }; // not the caller's object: its body stays as it was given
     return this.writer.call({ op: 'insert', events: columns, dead: deadLetters as DeadLetter[] }, [moved.buffer as ArrayBuffer]);
   }
   count(): Promise<number> { return this.reader.call({ op: 'count' }); }

@@ -57,7 +57,7 @@ export interface EventColumns {
    * the writer thread without a copy; strings were cloned, taking ~1 µs of CPU per event on
    * each side, and converted to UTF-8 again to be bound.
    */
-  doc: string[] | DocBytes;
+  doc: string[] | EventBytes;
   id: string[];
   tsMs: Float64Array;
   agentId: string[];
@@ -69,13 +69,6 @@ export interface EventColumns {
   userName: (string | null)[];
 }
 
-/** EventBytes as they reach the writer thread: the body's memory as a plain Uint8Array. */
-export interface DocBytes {
-  body: Uint8Array;
-  starts: Uint32Array;
-  ends: Uint32Array;
-}
-
 export interface ColumnBatch {
   events: EventColumns;
   dead: readonly DeadLetter[];
@@ -85,7 +78,7 @@ export interface ColumnBatch {
 export function eventColumns(events: readonly StoredEvent[], bytes?: EventBytes | null): EventColumns {
   if (bytes && (bytes.starts.length !== events.length || bytes.ends.length !== events.length)) throw new Error(`bytes of ${bytes.starts.length} events for a batch of ${events.length}`);
   return {
-    doc: bytes ? { body: bytes.body, starts: bytes.starts, ends: bytes.ends } : events.map((e) => e.json),
+    doc: bytes ?? events.map((e) => e.json),
     id: events.map((e) => e.id),
     tsMs: Float64Array.from(events, (e) => e.timestampMs),
     agentId: events.map((e) => e.agentId),

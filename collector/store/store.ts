@@ -214,7 +214,8 @@ export interface StoredDeadLetter extends DeadLetter {
  * where those bytes are exactly the UTF-8 of `events[i].json`.
  */
 export interface EventBytes {
-  body: Buffer;
+  /** A Buffer as received; a plain Uint8Array once moved to the SQLite writer thread. */
+  body: Uint8Array;
   starts: Uint32Array;
   ends: Uint32Array;
 }

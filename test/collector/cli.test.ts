@@ -56,7 +56,7 @@ describe('umbra collector (command)', function () {
     expect(r.stderr).to.equal('');
     // A token file every user may read: still valid, with a warning naming the key and the file.
     const tokenFile = join(t.dir, 'a2.token');
-    writeFileSync(tokenFile, 'a-token-for-a2\n', { mode: 0o644 });
+    writeFileSync(tokenFile, 'a-token-for-a2\n');
     chmodSync(tokenFile, 0o644);
     const g = join(t.dir, 'warn.yaml');
     writeFileSync(g, `collector:\n  tls: {cert_file: ${t.cert.certFile}, key_file: ${t.cert.keyFile}}\n  agents: [{id: a2, token_file: ${tokenFile}}]\n`);

@@ -1,7 +1,7 @@
 // decodeBatch: where each accepted event's line is in the body (EventBytes), which a
 // store may keep as the event's document instead of the decoded string.
 import { expect } from 'chai';
-import { decodeBatch, type DecodedBatch } from '../../../collector/ingest/batch.js';
+import { DECODE_SLICE_LINES, decodeBatch, type DecodedBatch } from '../../../collector/ingest/batch.js';
 import { AGENT, makeEvent } from '../helpers.js';
 
 const LIMITS = { maxLineBytes: 1 << 20, maxBatchEvents: 1000 };
@@ -41,6 +41,22 @@ describe('decodeBatch: the bytes of each event', async () => {
     expect(r.events).to.have.length(2);
     expect(r.bytes).to.equal(null);
     expect(JSON.parse(r.events[0]!.json).note).to.equal('\ufffd');
+  });
+
+  it('yields to the event loop between slices of DECODE_SLICE_LINES lines, and only then', async () => {
+    const lines = (n: number): Buffer => Buffer.from(Array.from({ length: n }, (_, i) => JSON.stringify(makeEvent(i))).join('\n'));
+    const turnsDuring = async (body: Buffer): Promise<number> => {
+      let turns = 0;
+      let done = false;
+      const tick = (): void => { if (!done) { turns++; setImmediate(tick); } };
+      setImmediate(tick);
+      const r = await decoded(body);
+      done = true;
+      expect(r.events).to.have.length(body.toString().split('\n').length);
+      return turns;
+    };
+    expect(await turnsDuring(lines(DECODE_SLICE_LINES))).to.equal(0);
+    expect(await turnsDuring(lines(DECODE_SLICE_LINES * 3 + 1))).to.be.at.least(3);
   });
 
   it('an empty body and a body of dead letters only give empty offsets', async () => {
